@@ -81,11 +81,13 @@ class ManagedProcess:
         log_dir: Path,
         env: Mapping[str, str] | None = None,
         cwd: Path = REPO_ROOT,
+        stop_signal: signal.Signals = signal.SIGTERM,
     ) -> None:
         self.name = name
         self.argv = list(argv)
         self.env = {**os.environ, **(env or {})}
         self.cwd = cwd
+        self.stop_signal = stop_signal
         self.log_path = log_dir / f"{name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -134,10 +136,10 @@ class ManagedProcess:
                 os.killpg(self.pid, sig)
 
     def stop(self, timeout: float = 10.0) -> int | None:
-        """SIGTERM the whole group, then SIGKILL what is left after `timeout`."""
+        """Signal the whole group to stop, then SIGKILL what is left after `timeout`."""
         if self.proc is None:
             return None
-        self.signal(signal.SIGTERM)
+        self.signal(self.stop_signal)
         try:
             self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
