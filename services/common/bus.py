@@ -1,0 +1,154 @@
+"""The Redis event bus: a capped replay log plus a live channel per session.
+
+`EventBus.publish` appends an event to the session's stream (the replay log, capped and expiring
+after the session's last event) and publishes it on the session's channel in one Lua script, so a
+listener that subscribed before reading the log can never miss an event between the two.
+Live delivery to many local listeners is `services.common.fanout.Fanout`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+KEY_PREFIX = "da:events:"
+
+# KEYS: stream, channel. ARGV: maxlen, ttl seconds, type, data.
+# The channel message is "<id>\n<type>\n<data>": compact JSON holds no raw newline.
+_PUBLISH_LUA = """
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 't', ARGV[3], 'd', ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('PUBLISH', KEYS[2], id .. '\\n' .. ARGV[3] .. '\\n' .. ARGV[4])
+return id
+"""
+
+
+class InvalidEventId(ValueError):
+    """A `Last-Event-ID` / `after` that is not a bus id."""
+
+
+@dataclass(frozen=True, slots=True)
+class BusEvent:
+    """One event as delivered: its bus id, SSE event name and JSON data (not re-encoded)."""
+
+    id: str
+    type: str
+    data: str
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return parse_id(self.id)
+
+
+def parse_id(event_id: str) -> tuple[int, int]:
+    """A stream id `ms-seq` as a comparable pair; a bare `ms` means `ms-0`."""
+    ms, _, seq = event_id.strip().partition("-")
+    try:
+        key = (int(ms), int(seq or 0))
+    except ValueError:
+        raise InvalidEventId(f"not an event id: {event_id!r}") from None
+    if key[0] < 0 or key[1] < 0:
+        raise InvalidEventId(f"not an event id: {event_id!r}")
+    return key
+
+
+def stream_key(session_id: str) -> str:
+    return f"{KEY_PREFIX}{session_id}"
+
+
+def channel_name(session_id: str) -> str:
+    return f"{KEY_PREFIX}{session_id}"
+
+
+def decode_message(payload: bytes | str) -> BusEvent:
+    text = payload.decode() if isinstance(payload, bytes) else payload
+    event_id, event_type, data = text.split("\n", 2)
+    return BusEvent(event_id, event_type, data)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class LogBounds:
+    """What the replay log holds: whether it exists, its first id, and whether it was trimmed."""
+
+    exists: bool
+    first_id: str | None
+    trimmed: bool
+
+
+class EventBus:
+    """Publishes session events and reads the replay log."""
+
+    def __init__(self, redis: Redis, *, maxlen: int = 10_000, ttl_s: int = 7 * 24 * 3600) -> None:
+        self.redis = redis
+        self.maxlen = maxlen
+        self.ttl_s = ttl_s
+        self._publish = redis.register_script(_PUBLISH_LUA)
+
+    async def publish(self, session_id: str, event: BaseModel) -> str:
+        """Append to the log and publish live, atomically; returns the event's bus id."""
+        event_type = str(getattr(event, "type"))  # noqa: B009 - every vocabulary model has one
+        return await self.publish_raw(session_id, event_type, event.model_dump_json())
+
+    async def publish_raw(self, session_id: str, event_type: str, data: str) -> str:
+        keys = [stream_key(session_id), channel_name(session_id)]
+        args: list[str | int] = [self.maxlen, self.ttl_s, event_type, data]
+        return _text(await self._publish(keys=keys, args=args))
+
+    async def read_after(
+        self, session_id: str, after: str | None, *, page: int = 500
+    ) -> AsyncIterator[BusEvent]:
+        """Every logged event after `after` (all of them when None), oldest first."""
+        start = "-" if after is None else f"({after}"
+        if after is not None:
+            parse_id(after)
+        key = stream_key(session_id)
+        while True:
+            entries = await self.redis.xrange(key, min=start, max="+", count=page) or []
+            for raw_id, fields in entries:
+                if raw_id is None or fields is None:
+                    continue
+                event_id = _text(raw_id)
+                yield BusEvent(event_id, _text(fields[b"t"]), _text(fields[b"d"]))
+                start = f"({event_id}"
+            if len(entries) < page:
+                return
+
+    async def bounds(self, session_id: str) -> LogBounds:
+        try:
+            info = await self.redis.xinfo_stream(stream_key(session_id))
+        except Exception as exc:  # redis raises ResponseError "no such key"
+            if "no such key" in str(exc).lower():
+                return LogBounds(False, None, False)
+            raise
+        first = info.get("first-entry")
+        trimmed = int(info.get("entries-added", 0)) > int(info.get("length", 0))
+        return LogBounds(True, _text(first[0]) if first else None, trimmed)
+
+    async def gap_after(self, session_id: str, after: str) -> LogBounds | None:
+        """The log's bounds when events after `after` may be gone from it, else None.
+
+        Trimming keeps no record of what it dropped, so a trimmed log whose first entry is newer
+        than `after` counts as a gap (a client that saw the very last trimmed event is told too;
+        it refetches the session's state, which costs little).
+        """
+        after_key = parse_id(after)
+        bounds = await self.bounds(session_id)
+        if not bounds.exists:
+            # A client that saw an event has a log that expired or was lost with Redis.
+            return bounds if after_key > (0, 0) else None
+        if bounds.trimmed and (bounds.first_id is None or parse_id(bounds.first_id) > after_key):
+            return bounds
+        return None
+
+    async def delete(self, session_id: str) -> None:
+        await self.redis.delete(stream_key(session_id))

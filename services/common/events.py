@@ -1,0 +1,173 @@
+"""The event vocabulary of a session (DESIGN.md): what the worker publishes and SSE clients read.
+
+Each event's `type` is its SSE `event:` name and its JSON is the SSE `data:`. The bus assigns the
+id (the SSE `id:`), so ids are not part of the models.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Usage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+class ErrorInfo(BaseModel):
+    code: str
+    message: str
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    session_id: str
+    turn_id: str | None = None
+    ts: str = Field(default_factory=utc_now)
+
+
+class TurnQueued(_Event):
+    type: Literal["turn.queued"] = "turn.queued"
+    position: int = 0
+
+
+class TurnStarted(_Event):
+    type: Literal["turn.started"] = "turn.started"
+    agent: str | None = None
+
+
+class AgentHandoff(_Event):
+    type: Literal["agent.handoff"] = "agent.handoff"
+    from_agent: str | None = None
+    to_agent: str
+
+
+class MessageDelta(_Event):
+    type: Literal["message.delta"] = "message.delta"
+    text: str
+    agent: str | None = None
+
+
+class ToolCall(_Event):
+    type: Literal["tool.call"] = "tool.call"
+    call_id: str
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    agent: str | None = None
+
+
+class ToolResult(_Event):
+    type: Literal["tool.result"] = "tool.result"
+    call_id: str
+    name: str
+    output: str
+    is_error: bool = False
+
+
+class ApprovalRequired(_Event):
+    type: Literal["approval.required"] = "approval.required"
+    approval_id: str
+    call_id: str
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    expires_at: str | None = None
+
+
+class ApprovalResolved(_Event):
+    type: Literal["approval.resolved"] = "approval.resolved"
+    approval_id: str
+    approved: bool
+    reason: str | None = None
+
+
+class TurnRetry(_Event):
+    """The step is being retried: clients drop the partial text of that step."""
+
+    type: Literal["turn.retry"] = "turn.retry"
+    step: int = 0
+    attempt: int = 2
+    reason: str | None = None
+
+
+class TurnCompleted(_Event):
+    type: Literal["turn.completed"] = "turn.completed"
+    output: str
+    usage: Usage = Field(default_factory=Usage)
+
+
+class TurnFailed(_Event):
+    type: Literal["turn.failed"] = "turn.failed"
+    error: ErrorInfo
+
+
+class TurnCancelled(_Event):
+    type: Literal["turn.cancelled"] = "turn.cancelled"
+    reason: str | None = None
+
+
+class SessionEnded(_Event):
+    type: Literal["session.ended"] = "session.ended"
+    reason: str | None = None
+
+
+class StreamGap(_Event):
+    """Events after `after` were trimmed from the replay log (or the log was lost)."""
+
+    type: Literal["stream.gap"] = "stream.gap"
+    after: str
+    first_available: str | None = None
+
+
+Event = Annotated[
+    TurnQueued
+    | TurnStarted
+    | AgentHandoff
+    | MessageDelta
+    | ToolCall
+    | ToolResult
+    | ApprovalRequired
+    | ApprovalResolved
+    | TurnRetry
+    | TurnCompleted
+    | TurnFailed
+    | TurnCancelled
+    | SessionEnded
+    | StreamGap,
+    Field(discriminator="type"),
+]
+
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+EVENT_TYPES: tuple[str, ...] = (
+    "turn.queued",
+    "turn.started",
+    "agent.handoff",
+    "message.delta",
+    "tool.call",
+    "tool.result",
+    "approval.required",
+    "approval.resolved",
+    "turn.retry",
+    "turn.completed",
+    "turn.failed",
+    "turn.cancelled",
+    "session.ended",
+    "stream.gap",
+)
+
+# A turn ends with exactly one of these.
+TERMINAL_TURN_EVENTS = frozenset({"turn.completed", "turn.failed", "turn.cancelled"})
+
+
+def parse_event(data: str | bytes) -> Event:
+    """The typed event from its JSON (as stored on the bus or read from SSE `data:`)."""
+    return EVENT_ADAPTER.validate_json(data)

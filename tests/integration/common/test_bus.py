@@ -1,0 +1,241 @@
+"""The event bus on a real Redis: order, no loss or duplicate, resume, outages, slow readers."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from scripts.stack import servers
+from services.common.bus import BusEvent, EventBus, InvalidEventId
+from services.common.events import MessageDelta, StreamGap, parse_event
+from services.common.fanout import Fanout, ListenerOverflow, Subscription
+
+
+def new_session() -> str:
+    return f"s-{uuid.uuid4().hex[:12]}"
+
+
+def delta(session_id: str, n: int) -> MessageDelta:
+    return MessageDelta(session_id=session_id, turn_id="t1", text=str(n))
+
+
+async def collect(subscription: Subscription, count: int, within: float = 30.0) -> list[str]:
+    """The texts of the next `count` events (fails on timeout)."""
+    texts: list[str] = []
+
+    async def run() -> None:
+        async for event in subscription:
+            texts.append(getattr(parse_event(event.data), "text", event.type))
+            if len(texts) == count:
+                return
+
+    await asyncio.wait_for(run(), within)
+    return texts
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def bus(redis: aioredis.Redis) -> EventBus:
+    return EventBus(redis, maxlen=50_000, ttl_s=600)
+
+
+@pytest.fixture
+async def fanout(redis: aioredis.Redis, bus: EventBus) -> AsyncIterator[Fanout]:
+    async with Fanout(redis, bus, queue_size=20_000) as fan:
+        yield fan
+
+
+async def test_publish_appends_to_log_with_ttl_and_returns_id(
+    bus: EventBus, redis: aioredis.Redis
+) -> None:
+    sid = new_session()
+    first = await bus.publish(sid, delta(sid, 1))
+    second = await bus.publish(sid, delta(sid, 2))
+    logged = [event async for event in bus.read_after(sid, None)]
+    assert [event.id for event in logged] == [first, second]
+    assert [event.type for event in logged] == ["message.delta"] * 2
+    assert 0 < await redis.ttl(f"da:events:{sid}") <= 600
+    assert [event.id async for event in bus.read_after(sid, first)] == [second]
+
+
+async def test_ten_thousand_events_reach_fifty_listeners_in_order(
+    redis: aioredis.Redis, bus: EventBus
+) -> None:
+    sid = new_session()
+    total, per_fanout = 10_000, 25
+    # Two fan-outs stand for two gateway processes, each with one pub/sub connection.
+    async with Fanout(redis, bus, queue_size=total) as a, Fanout(redis, bus, queue_size=total) as b:
+        subs = [fan.listen(sid) for fan in (a, b) for _ in range(per_fanout)]
+        for sub in subs:
+            await sub.__aenter__()
+        readers = [asyncio.create_task(collect(sub, total, within=120)) for sub in subs]
+        async with redis.pipeline(transaction=False) as pipe:
+            pipe_bus = EventBus(pipe)
+            for n in range(total):
+                await pipe_bus.publish(sid, delta(sid, n))
+                if n % 500 == 499:
+                    await pipe.execute()
+            await pipe.execute()
+        results = await asyncio.gather(*readers)
+        for sub in subs:
+            await sub.__aexit__(None, None, None)
+        assert a.channel_count == b.channel_count == 0
+    expected = [str(n) for n in range(total)]
+    assert all(result == expected for result in results)
+
+
+async def test_listener_resumes_from_its_last_id_with_exactly_the_rest(
+    fanout: Fanout, bus: EventBus
+) -> None:
+    sid = new_session()
+    total = 300
+    cut = random.Random(7).randrange(1, total - 1)
+    seen: list[str] = []
+
+    async def publish_all() -> None:
+        for n in range(total):
+            await bus.publish(sid, delta(sid, n))
+            if n % 20 == 0:
+                await asyncio.sleep(0)
+
+    async with fanout.listen(sid, after="0") as sub:
+        publisher = asyncio.create_task(publish_all())
+        seen += await collect(sub, cut)
+        last_id = sub.last_id
+    assert last_id is not None
+    async with fanout.listen(sid, after=last_id) as resumed:
+        seen += await collect(resumed, total - cut)
+    await publisher
+    assert seen == [str(n) for n in range(total)]
+
+
+async def test_listener_from_zero_gets_the_whole_log_then_live(
+    fanout: Fanout, bus: EventBus
+) -> None:
+    sid = new_session()
+    for n in range(5):
+        await bus.publish(sid, delta(sid, n))
+    async with fanout.listen(sid, after="0") as sub:
+        reader = asyncio.create_task(collect(sub, 8))
+        for n in range(5, 8):
+            await bus.publish(sid, delta(sid, n))
+        assert await reader == [str(n) for n in range(8)]
+
+
+async def test_after_older_than_the_log_yields_stream_gap_first(redis: aioredis.Redis) -> None:
+    sid = new_session()
+    small = EventBus(redis, maxlen=100, ttl_s=600)
+    first = await small.publish(sid, delta(sid, 0))
+    for n in range(1, 1000):
+        await small.publish(sid, delta(sid, n))
+    async with Fanout(redis, small) as fan, fan.listen(sid, after=first) as sub:
+        events = [event async for event in _take(sub, 2)]
+    gap = parse_event(events[0].data)
+    assert isinstance(gap, StreamGap)
+    assert gap.after == first
+    assert gap.first_available is not None
+    following = parse_event(events[1].data)
+    assert isinstance(following, MessageDelta)
+    assert int(following.text) > 1
+
+
+async def test_after_for_a_lost_log_yields_stream_gap(fanout: Fanout) -> None:
+    sid = new_session()
+    async with fanout.listen(sid, after="1700000000000-0") as sub:
+        events = [event async for event in _take(sub, 1)]
+    assert events[0].type == "stream.gap"
+
+
+async def test_malformed_after_is_rejected_before_subscribing(fanout: Fanout) -> None:
+    with pytest.raises(InvalidEventId):
+        fanout.listen(new_session(), after="not-an-id")
+    assert fanout.channel_count == 0
+
+
+async def test_slow_listener_is_cut_off_without_slowing_others(
+    redis: aioredis.Redis, bus: EventBus
+) -> None:
+    sid = new_session()
+    total = 500
+    async with Fanout(redis, bus, queue_size=50) as fan:
+        async with fan.listen(sid) as slow, fan.listen(sid) as fast:
+            reader = asyncio.create_task(collect(fast, total))
+            for n in range(total):
+                await bus.publish(sid, delta(sid, n))
+                if n % 10 == 0:
+                    await asyncio.sleep(0)  # let the fast reader keep up, as a live client would
+            assert await reader == [str(n) for n in range(total)]
+            with pytest.raises(ListenerOverflow):
+                await collect(slow, 1)
+            resume_after = slow.last_id
+        assert fan.listener_count == 0
+    # Cut off, it resumes from its last id (None: it saw nothing) and misses nothing.
+    async with Fanout(redis, bus) as fan, fan.listen(sid, after=resume_after or "0") as again:
+        assert await collect(again, total) == [str(n) for n in range(total)]
+
+
+async def _take(sub: Subscription, count: int) -> AsyncIterator[BusEvent]:
+    taken = 0
+    async for event in sub:
+        yield event
+        taken += 1
+        if taken == count:
+            return
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[list[servers.RedisServer]]:
+    """A Redis of this test's own, with the append-only file on, so it can be restarted."""
+    holder = [servers.start_redis(tmp_path / "redis", persist=True)]
+    yield holder
+    holder[0].process.stop()
+
+
+async def test_listeners_resume_across_a_redis_restart(
+    own_redis: list[servers.RedisServer],
+) -> None:
+    server = own_redis[0]
+    client = aioredis.from_url(server.url)
+    bus = EventBus(client)
+    sid = new_session()
+    total, half = 400, 200
+
+    async def publish(n: int) -> None:
+        for _ in range(200):  # bounded: Redis is down for well under a second
+            try:
+                await bus.publish(sid, delta(sid, n))
+                return
+            except (RedisConnectionError, ConnectionError, OSError):
+                await asyncio.sleep(0.02)
+        raise AssertionError("Redis did not come back")
+
+    async with Fanout(client, bus, reconnect_backoff_s=(0.02, 0.2)) as fan:
+        subs = [fan.listen(sid) for _ in range(5)]
+        for sub in subs:
+            await sub.__aenter__()
+        readers = [asyncio.create_task(collect(sub, total)) for sub in subs]
+        for n in range(half):
+            await publish(n)
+        own_redis[0] = servers.restart_redis(server)
+        # Published at once, mostly before the fan-out has re-subscribed: only the log has them.
+        for n in range(half, total):
+            await publish(n)
+        results = await asyncio.gather(*readers)
+        assert fan.reconnects >= 1
+        for sub in subs:
+            await sub.__aexit__(None, None, None)
+    await client.aclose()
+    assert all(result == [str(n) for n in range(total)] for result in results)
