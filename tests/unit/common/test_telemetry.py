@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import logfire
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from services.common.settings import TelemetrySettings
+from services.common.telemetry import setup_telemetry
+
+
+def test_spans_are_captured_in_memory_with_no_token() -> None:
+    exporter = InMemorySpanExporter()
+
+    async def hello(request: Request) -> PlainTextResponse:
+        with logfire.span("greeting {who}", who="world"):
+            return PlainTextResponse("hi")
+
+    app = Starlette(routes=[Route("/hello", hello)])
+    setup_telemetry(
+        "test-service",
+        app=app,
+        span_processors=[SimpleSpanProcessor(exporter)],
+        settings=TelemetrySettings(),
+    )
+    with TestClient(app) as client:
+        assert client.get("/hello").text == "hi"
+    logfire.force_flush()
+    spans = exporter.get_finished_spans()
+    names = [span.name for span in spans]
+    assert "greeting {who}" in names
+    assert any("GET /hello" in name for name in names)
+    # One trace from the request span down to the span inside the handler.
+    assert len({span.context.trace_id for span in spans if span.context}) == 1
+    resource = spans[0].resource.attributes
+    assert resource["service.name"] == "test-service"
