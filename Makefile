@@ -38,5 +38,20 @@ format: bootstrap ## apply ruff format and fixes
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
 
+e2e: bootstrap ## the e2e suite against docker compose when Docker runs, else a local stack
+	$(RUN) python -m scripts.e2e $(PYTEST_ARGS)
+
+bench: bootstrap ## benchmarks against a local stack (prints a table and JSON)
+	$(RUN) python -m scripts.bench
+
+up: ## docker compose up (the offline profile unless MISTRAL_API_KEY is set)
+	docker compose $(if $(MISTRAL_API_KEY),,--profile offline) up -d --build --wait
+
+down: ## docker compose down
+	docker compose --profile offline down
+
+chat: bootstrap ## a terminal chat with the NutriSense agents through the gateway
+	$(RUN) python -m scripts.chat
+
 clean: ## remove local state (.data)
 	rm -rf .data
