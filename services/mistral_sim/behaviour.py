@@ -1,0 +1,198 @@
+"""Deterministic agent behaviour: what a turn outputs, given who is active and what came in.
+
+- A user message goes to the best agent reachable through handoffs (`routing`), which then
+  calls its best-matching function tool with `{"user_query": <the input>}`, or runs web search
+  and cites the canned results, or answers in plain words.
+- `function.result` inputs are answered by the agent that made the calls, from the results.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from services.mistral_sim import replies, routing
+from services.mistral_sim.persona import Persona
+
+
+@dataclass(frozen=True)
+class Handoff:
+    previous: Persona
+    next: Persona
+
+
+@dataclass(frozen=True)
+class FunctionCall:
+    persona: Persona
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True)
+class ToolExecution:
+    persona: Persona
+    name: str
+    arguments: str
+    info: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Message:
+    persona: Persona
+    content: str | list[dict[str, Any]]
+
+
+Output = Handoff | FunctionCall | ToolExecution | Message
+
+
+@dataclass(frozen=True)
+class Turn:
+    active: Persona
+    lookup: Callable[[str], Persona | None]
+    history: Sequence[dict[str, Any]]
+    inputs: Sequence[dict[str, Any]]
+    # handoff_execution="client": stop at the handoff and let the client continue.
+    client_handoffs: bool = False
+
+
+def text_of(content: Any) -> str:
+    """The plain text of an entry's content: a string, or the text chunks of a list."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(str(chunk.get("text", "")) for chunk in content if isinstance(chunk, dict))
+    return ""
+
+
+def _last_user_text(entries: Sequence[dict[str, Any]]) -> str | None:
+    for entry in reversed(entries):
+        if entry.get("type") == "message.input" and entry.get("role") == "user":
+            return text_of(entry.get("content"))
+    return None
+
+
+def _trailing_results(entries: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    results: list[dict[str, Any]] = []
+    for entry in reversed(entries):
+        if entry.get("type") != "function.result":
+            break
+        results.insert(0, entry)
+    return results
+
+
+def plan_turn(turn: Turn) -> list[Output]:
+    results = [entry for entry in turn.inputs if entry.get("type") == "function.result"]
+    if results:
+        return [_answer_results(turn.active, turn.history, results)]
+    text = _last_user_text(turn.inputs)
+    if text is None and turn.history:
+        # No new user words (an empty append, or a restart from an entry): carry on from there.
+        tail = turn.history[-1]
+        if tail.get("type") == "message.input" and tail.get("role") == "user":
+            text = text_of(tail.get("content"))
+        elif trailing := _trailing_results(turn.history):
+            return [_answer_results(turn.active, turn.history, trailing)]
+    if text is None:
+        return [Message(turn.active, replies.plain_reply(turn.active, ""))]
+    return respond(turn.active, text, turn.lookup, client_handoffs=turn.client_handoffs)
+
+
+def respond(
+    active: Persona,
+    text: str,
+    lookup: Callable[[str], Persona | None],
+    *,
+    client_handoffs: bool = False,
+) -> list[Output]:
+    outputs: list[Output] = []
+    current = active
+    path = routing.handoff_path(active, text, lookup)
+    for target in path:
+        outputs.append(Handoff(current, target))
+        current = target
+    if path and client_handoffs:
+        return outputs
+    outputs.extend(act(current, text))
+    return outputs
+
+
+def act(persona: Persona, text: str) -> list[Output]:
+    functions = persona.function_tools
+    if functions:
+        function = pick_function(functions, text)
+        arguments = json.dumps(arguments_for(function, text), ensure_ascii=False)
+        return [FunctionCall(persona, str(function["name"]), arguments)]
+    if persona.web_search_tool:
+        results = replies.web_results(text)
+        return [
+            ToolExecution(
+                persona,
+                "web_search",
+                json.dumps({"query": text}, ensure_ascii=False),
+                {"query": text, "results": results},
+            ),
+            Message(persona, replies.web_reply_chunks(text, results)),
+        ]
+    return [Message(persona, replies.plain_reply(persona, text))]
+
+
+def pick_function(functions: Sequence[dict[str, Any]], text: str) -> dict[str, Any]:
+    """The function whose name and description share most words with the input; first on ties."""
+    query = set(routing.words(text))
+
+    def overlap(function: dict[str, Any]) -> int:
+        own = routing.words(
+            f"{function.get('name', '')} {function.get('description') or ''}".replace("_", " ")
+        )
+        return len(query.intersection(own))
+
+    return max(functions, key=overlap)
+
+
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def _value_for(schema: dict[str, Any], text: str) -> Any:
+    if isinstance(schema.get("enum"), list) and schema["enum"]:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    numbers = _NUMBER.findall(text)
+    if kind == "integer":
+        return int(float(numbers[0])) if numbers else 0
+    if kind == "number":
+        return float(numbers[0]) if numbers else 0.0
+    if kind == "boolean":
+        return False
+    if kind == "array":
+        return [text]
+    if kind == "object":
+        return {}
+    return text
+
+
+def arguments_for(function: dict[str, Any], text: str) -> dict[str, Any]:
+    """`{"user_query": text}` (the platform's tool contract), else the required fields filled."""
+    parameters = function.get("parameters") or {}
+    properties: dict[str, Any] = parameters.get("properties") or {}
+    if not properties or "user_query" in properties:
+        return {"user_query": text}
+    required = parameters.get("required") or list(properties)[:1]
+    return {name: _value_for(properties.get(name) or {}, text) for name in required}
+
+
+def _answer_results(
+    persona: Persona, history: Sequence[dict[str, Any]], results: Sequence[dict[str, Any]]
+) -> Message:
+    names = {
+        entry.get("tool_call_id"): str(entry.get("name", "tool"))
+        for entry in history
+        if entry.get("type") == "function.call"
+    }
+    pairs = [
+        (names.get(entry.get("tool_call_id"), "tool"), str(entry.get("result", "")))
+        for entry in results
+    ]
+    return Message(persona, replies.result_reply(pairs))
