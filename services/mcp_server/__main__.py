@@ -1,0 +1,53 @@
+"""Start the NutriSense MCP server: `python -m services.mcp_server --host 127.0.0.1 --port 9000`.
+
+`--workers N` runs N processes (uvicorn's supervisor); the transport is stateless so any process
+can answer any request. Gunicorn works too (the schema is created by each worker's start):
+  gunicorn -k uvicorn_worker.UvicornWorker -w 4 -b 0.0.0.0:9000 \
+      'services.mcp_server.app:create_app()'
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+
+import uvicorn
+
+from services.common.settings import load_settings
+from services.mcp_server.settings import McpServerSettings
+from services.mcp_server.store import NutritionStore
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m services.mcp_server", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9000)
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    return parser.parse_args(argv)
+
+
+async def _prepare_schema(database_url: str) -> None:
+    store = await NutritionStore.open(database_url)
+    await store.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parse_args(argv)
+    settings = load_settings(McpServerSettings)  # fail fast, with the variable's name
+    logging.basicConfig(level=settings.mcp_log_level)
+    # Once here, before the workers start, so they never race to create the tables.
+    asyncio.run(_prepare_schema(settings.database_url))
+    uvicorn.run(
+        "services.mcp_server.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=settings.mcp_log_level.lower(),
+        timeout_graceful_shutdown=10,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""The ASGI app: streamable HTTP at /mcp (stateless, JSON), legacy SSE at /sse, GET /healthz."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from services.common.settings import load_settings
+from services.mcp_server.clock import Clock, system_clock
+from services.mcp_server.diary import NutritionDiary
+from services.mcp_server.nutrition import load_food_table
+from services.mcp_server.server import SERVER_NAME, build_server
+from services.mcp_server.settings import McpServerSettings
+from services.mcp_server.store import NutritionStore
+
+
+def transport_security(settings: McpServerSettings) -> TransportSecuritySettings:
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=settings.host_check_enabled,
+        allowed_hosts=settings.allowed_hosts,
+        allowed_origins=settings.allowed_origins,
+    )
+
+
+def _routes(server: MCPServer, settings: McpServerSettings) -> list[Route]:
+    security = transport_security(settings)
+    # Stateless: any worker process or replica can answer any request (no session affinity).
+    streamable = server.streamable_http_app(
+        streamable_http_path="/mcp",
+        stateless_http=True,
+        json_response=settings.mcp_json_response,
+        transport_security=security,
+    )
+    legacy_sse = server.sse_app(
+        sse_path="/sse", message_path="/messages/", transport_security=security
+    )
+    return [*streamable.routes, *legacy_sse.routes]  # type: ignore[list-item]
+
+
+def create_app(settings: McpServerSettings | None = None, clock: Clock = system_clock) -> Starlette:
+    """The whole server; `clock` is injectable so tests can move across a day boundary."""
+    settings = settings or load_settings(McpServerSettings)
+    store = NutritionStore.from_url(settings.database_url)
+    server = build_server(NutritionDiary(store, load_food_table(), clock))
+    routes = _routes(server, settings)
+
+    async def healthz(_request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok", "server": SERVER_NAME})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        await store.create_schema()
+        try:
+            async with server.session_manager.run():
+                yield
+        finally:
+            await store.close()
+
+    return Starlette(routes=[Route("/healthz", healthz), *routes], lifespan=lifespan)

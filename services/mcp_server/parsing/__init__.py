@@ -1,0 +1,1 @@
+"""Deterministic readers for the free text the agents pass as `user_query`."""

@@ -1,0 +1,136 @@
+"""Meal suggestions computed from what is left of today's goals.
+
+The meal's budget is its share of what remains (dinner, the last main meal, gets all of it).
+A meal is built slot by slot (e.g. protein, then grain, then vegetable for dinner): for each
+slot, every table food for that meal is sized to the slot's calories in its natural unit, and
+the one that brings the meal closest to the budget across all nutrients wins. Deterministic:
+ties go to the alphabetically first food.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.mcp_server.nutrients import Goals, Nutrients
+from services.mcp_server.nutrition import Food, FoodTable
+
+# FDA Daily Values, used when the user has set no goal for a nutrient.
+REFERENCE_GOALS = Goals(calories_kcal=2000, protein_g=50, carbs_g=275, fat_g=78, fibre_g=28)
+# Meals in the order of a day, with their usual share of the day's energy.
+MEAL_WEIGHTS: dict[str, float] = {"breakfast": 0.25, "lunch": 0.35, "snack": 0.1, "dinner": 0.3}
+# Slots of each meal: (categories that fill it, share of the meal's calories).
+MEAL_SLOTS: dict[str, list[tuple[frozenset[str], float]]] = {
+    "breakfast": [
+        (frozenset({"protein", "dairy"}), 0.4),
+        (frozenset({"grain"}), 0.4),
+        (frozenset({"fruit"}), 0.2),
+    ],
+    "lunch": [
+        (frozenset({"protein", "legume"}), 0.45),
+        (frozenset({"grain"}), 0.35),
+        (frozenset({"vegetable"}), 0.2),
+    ],
+    "dinner": [
+        (frozenset({"protein", "legume"}), 0.45),
+        (frozenset({"grain"}), 0.35),
+        (frozenset({"vegetable"}), 0.2),
+    ],
+    "snack": [(frozenset({"fruit", "nut", "dairy", "snack"}), 1.0)],
+}
+MAX_PORTION_G = 350.0
+SNACK_LIKE = frozenset({"sweet", "drink", "condiment", "fat"})
+
+
+@dataclass(frozen=True, slots=True)
+class Portion:
+    food: Food
+    quantity: float
+    unit: str
+    grams: float
+    nutrients: Nutrients
+
+
+@dataclass(frozen=True, slots=True)
+class MealAdvice:
+    budget: Nutrients
+    plan: list[Portion]
+    alternatives: list[Portion]
+
+
+def meal_share(meal: str) -> float:
+    """The part of what is left of the day that this meal should use."""
+    order = list(MEAL_WEIGHTS)
+    later = order[order.index(meal) :]
+    return MEAL_WEIGHTS[meal] / sum(MEAL_WEIGHTS[m] for m in later)
+
+
+def effective_goals(goals: Goals) -> Goals:
+    return REFERENCE_GOALS.merged(goals)
+
+
+def meal_budget(goals: Goals, totals: Nutrients, meal: str) -> Nutrients:
+    """This meal's share of what remains of each goal (never below zero)."""
+    daily = effective_goals(goals).as_dict()
+    share = meal_share(meal)
+    # No meal should be more than half again its usual share of the day, however much is left.
+    cap = min(1.0, 1.5 * MEAL_WEIGHTS[meal])
+    values = [
+        min(
+            max(0.0, float(daily[n] or 0.0) - getattr(totals, n)) * share,
+            cap * float(daily[n] or 0),
+        )
+        for n in Nutrients.NAMES
+    ]
+    return Nutrients(*values).rounded()
+
+
+def portion_for(food: Food, kcal_target: float) -> Portion:
+    """The food in its usual unit, in steps of half a unit, closest to `kcal_target`."""
+    unit = food.default_unit
+    grams_per_unit = food.unit_grams[unit]
+    kcal_per_unit = food.per_100g.calories_kcal * grams_per_unit / 100.0
+    steps = round(kcal_target / kcal_per_unit * 2) if kcal_per_unit > 0 else 2
+    max_steps = max(1, min(6, int(2 * MAX_PORTION_G / grams_per_unit)))
+    quantity = min(max(steps, 1), max_steps) / 2
+    grams = round(quantity * grams_per_unit, 1)
+    return Portion(food, quantity, unit, grams, food.nutrients_for(grams))
+
+
+def distance(budget: Nutrients, eaten: Nutrients, goals: Goals) -> float:
+    """How far a meal is from its budget, each nutrient relative to its daily goal."""
+    scale = effective_goals(goals).as_dict()
+    total = 0.0
+    for name in Nutrients.NAMES:
+        gap = getattr(budget, name) - getattr(eaten, name)
+        # Going over costs twice as much as falling short: budgets are upper bounds.
+        total += (abs(gap) if gap >= 0 else 2 * abs(gap)) / float(scale[name] or 1.0)
+    return total
+
+
+def recommend_meal(table: FoodTable, goals: Goals, totals: Nutrients, meal: str) -> MealAdvice:
+    budget = meal_budget(goals, totals, meal)
+    candidates = [f for f in table.for_meal(meal) if f.category not in SNACK_LIKE]
+    plan: list[Portion] = []
+    eaten = Nutrients()
+    if budget.calories_kcal >= 50:
+        for categories, share in MEAL_SLOTS[meal]:
+            options = [
+                portion_for(food, budget.calories_kcal * share)
+                for food in candidates
+                if food.category in categories and food not in (p.food for p in plan)
+            ]
+            if options:
+                best = min(
+                    options,
+                    key=lambda p: (distance(budget, eaten + p.nutrients, goals), p.food.name),
+                )
+                plan.append(best)
+                eaten = eaten + best.nutrients
+    chosen = {p.food.name for p in plan}
+    singles = [
+        portion_for(food, budget.calories_kcal * 0.5)
+        for food in candidates
+        if food.name not in chosen and budget.calories_kcal >= 50
+    ]
+    singles.sort(key=lambda p: (distance(budget, p.nutrients, goals), p.food.name))
+    return MealAdvice(budget=budget, plan=plan, alternatives=singles[:4])
