@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from services.mcp_server.clock import local_date
+from services.mcp_server.identity import IdentityError, UserKey, caller_identity
+from services.mcp_server.settings import McpServerSettings
+
+
+def test_identity_from_meta_with_timezone() -> None:
+    caller = caller_identity(
+        {"user_id": "u1", "tenant_id": "t1", "timezone": "Europe/Paris"}, {"x-user-id": "other"}
+    )
+    assert caller.user == UserKey("t1", "u1")
+    assert caller.timezone == ZoneInfo("Europe/Paris")
+
+
+def test_identity_from_headers_when_meta_has_none() -> None:
+    caller = caller_identity({"progressToken": 1}, {"x-user-id": "u2", "x-tenant-id": "t2"})
+    assert caller.user == UserKey("t2", "u2")
+    assert caller.timezone == ZoneInfo("UTC")
+
+
+@pytest.mark.parametrize(
+    ("meta", "headers", "message"),
+    [
+        (None, None, "no user identity"),
+        ({}, {}, "no user identity"),
+        ({"user_id": "u1"}, {"x-tenant-id": "t1"}, "tenant_id is missing"),
+        ({"user_id": "", "tenant_id": "t"}, None, "user_id"),
+        ({"user_id": "u", "tenant_id": "t", "timezone": "Mars/Base"}, None, "IANA"),
+        ({"user_id": "../../etc", "tenant_id": "t"}, None, "user_id"),
+    ],
+)
+def test_no_usable_identity_is_refused(
+    meta: dict[str, str] | None, headers: dict[str, str] | None, message: str
+) -> None:
+    with pytest.raises(IdentityError, match=message):
+        caller_identity(meta, headers)
+
+
+def test_the_local_date_follows_the_users_timezone() -> None:
+    instant = dt.datetime(2026, 3, 1, 23, 30, tzinfo=dt.UTC)
+    assert local_date(lambda: instant, ZoneInfo("UTC")) == dt.date(2026, 3, 1)
+    assert local_date(lambda: instant, ZoneInfo("Europe/Paris")) == dt.date(2026, 3, 2)
+    assert local_date(lambda: instant, ZoneInfo("America/New_York")) == dt.date(2026, 3, 1)
+
+
+def test_allowed_hosts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MCP_ALLOWED_HOSTS", raising=False)
+    default = McpServerSettings()
+    assert {"localhost:*", "127.0.0.1:*", "mcp:*", "mcp"} <= set(default.allowed_hosts)
+    assert default.host_check_enabled
+    monkeypatch.setenv("MCP_ALLOWED_HOSTS", "nutrisense.internal, [::1], api:8080")
+    custom = McpServerSettings()
+    assert custom.allowed_hosts == [
+        "nutrisense.internal",
+        "nutrisense.internal:*",
+        "[::1]",
+        "[::1]:*",
+        "api:8080",
+    ]
+    monkeypatch.setenv("MCP_ALLOWED_HOSTS", "*")
+    assert not McpServerSettings().host_check_enabled
