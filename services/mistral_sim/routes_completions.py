@@ -94,7 +94,7 @@ async def _chunks(
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
             **extra,
         }
-        return ServerSentEvent(data=orjson.dumps(data).decode())
+        return ServerSentEvent(data=orjson.dumps(data).decode(), sep="\n")
 
     yield chunk({"role": "assistant", "content": ""}, None)
     await asyncio.sleep(pacing.first_token_s)
@@ -108,7 +108,7 @@ async def _chunks(
         # The real API streams each tool call whole, in one delta.
         final = {"tool_calls": result.tool_calls}
     yield chunk(final, result.finish_reason, usage=result.usage)
-    yield ServerSentEvent(data="[DONE]")
+    yield ServerSentEvent(data="[DONE]", sep="\n")
 
 
 async def _respond(

@@ -36,7 +36,7 @@ class SimEvent:
         return str(self.data["type"])
 
     def sse(self) -> ServerSentEvent:
-        return ServerSentEvent(data=orjson.dumps(self.data).decode(), event=self.type)
+        return ServerSentEvent(data=orjson.dumps(self.data).decode(), event=self.type, sep="\n")
 
 
 def tokens(text: str) -> list[str]:

@@ -30,3 +30,8 @@ def results(*pairs: tuple[str, str]) -> Any:
 def loose(value: Any) -> Any:
     """Pass a plain dict or list where the SDK's signature names its own models."""
     return value
+
+
+def user(text: str) -> Any:
+    """Chat `messages` holding one user message."""
+    return [{"role": "user", "content": text}]
