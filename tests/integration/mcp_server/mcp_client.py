@@ -6,12 +6,12 @@ import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import httpx2
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
-from mcp_types import CallToolResult, TextContent
+from mcp_types import CallToolResult, RequestParamsMeta, TextContent
 
 
 @dataclass(frozen=True)
@@ -26,11 +26,12 @@ class User:
     def fresh(cls, tenant_id: str = "tenant-a", timezone: str | None = None) -> User:
         return cls(f"user-{uuid.uuid4().hex[:10]}", tenant_id, timezone)
 
-    def meta(self) -> dict[str, Any]:
+    def meta(self) -> RequestParamsMeta:
         meta: dict[str, Any] = {"user_id": self.user_id, "tenant_id": self.tenant_id}
         if self.timezone:
             meta["timezone"] = self.timezone
-        return meta
+        # An open map on the wire; the TypedDict only names the protocol's own keys.
+        return cast("RequestParamsMeta", meta)
 
 
 @asynccontextmanager
@@ -48,7 +49,7 @@ async def mcp_session(
 
 async def call(session: ClientSession, tool: str, query: str, user: User | None) -> CallToolResult:
     meta = user.meta() if user else None
-    return await session.call_tool(tool, {"user_query": query}, meta=meta)  # type: ignore[arg-type]
+    return await session.call_tool(tool, {"user_query": query}, meta=meta)
 
 
 def text_of(result: CallToolResult) -> str:
