@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 from collections.abc import AsyncIterator
 
+import anyio
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.requests import Request
 from starlette.responses import Response
@@ -29,12 +30,16 @@ from services.mistral_sim.turns import TurnRun
 
 async def _answer(request: Request, run: TurnRun, stream: bool) -> Response:
     if stream:
+        stop = anyio.Event()
 
         async def events() -> AsyncIterator[ServerSentEvent]:
-            async for event in run.stream():
+            async for event in run.stream(stop):
                 yield event.sse()
 
-        return EventSourceResponse(events(), sep="\n", ping=15)
+        # On shutdown sse-starlette sets `stop` and gives the stream a moment to end itself.
+        return EventSourceResponse(
+            events(), sep="\n", ping=15, shutdown_event=stop, shutdown_grace_period=1.0
+        )
     await run.finished.wait()
     return JsonResponse(run.response())
 

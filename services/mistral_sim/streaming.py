@@ -197,5 +197,14 @@ def conversation_events(
     return events
 
 
-def total_delay(events: list[SimEvent]) -> float:
-    return sum(event.delay_s for event in events)
+def error_event(message: str, code: int) -> SimEvent:
+    """A mid-stream failure, the way the real API reports one (reference §7.5)."""
+    return SimEvent(
+        0.0,
+        {
+            "type": "conversation.response.error",
+            "created_at": now_iso(),
+            "message": message,
+            "code": code,
+        },
+    )

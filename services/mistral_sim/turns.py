@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
+
 from services.mistral_sim import behaviour, entries, errors, streaming
 from services.mistral_sim.ids import now_iso
 from services.mistral_sim.persona import Persona, persona_of_agent, persona_of_model
@@ -39,9 +41,23 @@ class TurnRun:
             "guardrails": None,
         }
 
-    async def stream(self) -> AsyncIterator[streaming.SimEvent]:
-        while (event := await self.queue.get()) is not None:
-            yield event
+    async def stream(self, stop: anyio.Event) -> AsyncIterator[streaming.SimEvent]:
+        """The turn's events as they are generated; when `stop` is set (the server is shutting
+        down) a `conversation.response.error` ends the stream cleanly instead of a cut."""
+        stopped = asyncio.ensure_future(stop.wait())
+        try:
+            while True:
+                next_event = asyncio.ensure_future(self.queue.get())
+                await asyncio.wait({next_event, stopped}, return_when=asyncio.FIRST_COMPLETED)
+                if not next_event.done():
+                    next_event.cancel()
+                    yield streaming.error_event("The server is shutting down", 503)
+                    return
+                if (event := next_event.result()) is None:
+                    return
+                yield event
+        finally:
+            stopped.cancel()
 
 
 class TurnEngine:
