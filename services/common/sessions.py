@@ -53,6 +53,8 @@ class SessionStart:
     agent: str = "nutrisense"
     metadata: dict[str, str] = field(default_factory=dict)
     timezone: str | None = None
+    # Set only by the workflow itself when it continues as new (its ids and small records).
+    carried: dict[str, Any] | None = None
 
 
 @dataclass

@@ -1,0 +1,45 @@
+"""`python -m services.worker`: run one worker process until SIGTERM or Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from contextlib import AsyncExitStack
+
+from services.common.settings import load_settings
+from services.common.telemetry import setup_telemetry
+from services.worker.settings import WorkerSettings
+from services.worker.worker import build_worker, connect_temporal
+
+log = logging.getLogger("services.worker")
+
+
+async def main() -> None:
+    settings = load_settings(WorkerSettings)
+    setup_telemetry("worker", httpx=True, redis=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    client = await connect_temporal(settings)
+    async with AsyncExitStack() as stack:
+        parts = await build_worker(settings, client, stack)
+        model = "the simulator" if settings.uses_simulator else "the Mistral API"
+        log.info(
+            "worker polling %s on %s (%s at %s)",
+            settings.temporal_task_queue,
+            settings.temporal_address,
+            model,
+            settings.mistral_server_url,
+        )
+        async with parts.worker:
+            await stop.wait()
+            log.info(
+                "stopping: finishing running activities (up to %ss)", settings.graceful_shutdown_s
+            )
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(main())

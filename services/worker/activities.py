@@ -1,0 +1,238 @@
+"""The session's activities: model steps, tool calls, event publishing and the roster.
+
+One instance per worker process holds what they share: the event bus, ONE Mistral client, ONE
+MCP HTTP client and the Temporal client (to reach the roster workflow).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import httpx2
+from mcp.types import CallToolResult, TextContent
+from mistralai.client import Mistral
+from pydantic import BaseModel
+from temporalio import activity
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError
+
+from services.common.bus import EventBus
+from services.common.events import EVENT_ADAPTER, ToolResult, TurnRetry, TurnStarted
+from services.worker.agents import register_team
+from services.worker.converse import run_step
+from services.worker.mcp_tools import McpTools
+from services.worker.roster import TEAMS
+from services.worker.settings import WorkerSettings
+from services.worker.steps import (
+    ConverseInput,
+    ConverseResult,
+    FunctionOutput,
+    PublishInput,
+    Roster,
+    RosterRequest,
+    ToolInput,
+)
+
+ROSTER_WORKFLOW = "RosterWorkflow"
+ROSTER_CACHE_S = 60.0
+
+
+class ActivityErrors:
+    UNKNOWN_TEAM = "UnknownAgentTeam"
+    TOOL_UNAVAILABLE = "ToolUnavailable"
+
+
+@contextlib.asynccontextmanager
+async def heartbeating(every_s: float = 1.0) -> AsyncIterator[None]:
+    """Heartbeat while waiting on something slow (a first token, a tool), so a dead worker shows."""
+
+    async def beat() -> None:
+        while True:
+            activity.heartbeat()
+            await asyncio.sleep(every_s)
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+class SessionActivities:
+    def __init__(
+        self,
+        settings: WorkerSettings,
+        bus: EventBus,
+        mistral: Mistral,
+        mcp: McpTools,
+        temporal: Client | None = None,
+    ) -> None:
+        self.settings = settings
+        self.bus = bus
+        self.mistral = mistral
+        self.mcp = mcp
+        self.temporal = temporal
+        self._rosters: dict[str, tuple[float, Roster]] = {}
+
+    async def _publish(self, bus_key: str, event: BaseModel) -> None:
+        await self.bus.publish(bus_key, event)
+
+    # -- model steps -----------------------------------------------------------------------
+
+    @activity.defn
+    async def converse(self, step: ConverseInput) -> ConverseResult:
+        info = activity.info()
+        context = step.context
+        common = {"session_id": context.session_id, "turn_id": context.turn_id}
+        if info.attempt > 1:
+            await self._publish(
+                context.bus_key,
+                TurnRetry(**common, step=context.step, attempt=info.attempt, reason="retrying"),
+            )
+        elif context.step == 0:
+            entry = step.agent_names.get(step.entry_agent_id)
+            await self._publish(context.bus_key, TurnStarted(**common, agent=entry))
+
+        async def publish(event: BaseModel) -> None:
+            await self._publish(context.bus_key, event)
+
+        async with heartbeating():
+            return await run_step(
+                self.mistral,
+                step,
+                publish,
+                restart=step.restart or info.attempt > 1,
+                on_event=activity.heartbeat,
+            )
+
+    # -- tools -----------------------------------------------------------------------------
+
+    @activity.defn
+    async def call_tool(self, request: ToolInput) -> FunctionOutput:
+        call = request.call
+        try:
+            arguments = json.loads(call.arguments or "{}")
+            if not isinstance(arguments, dict):
+                raise ValueError("arguments are not a JSON object")
+        except ValueError as exc:
+            output = FunctionOutput(call.call_id, call.name, f"Invalid arguments: {exc}", True)
+        else:
+            meta = {"user_id": request.user_id, "tenant_id": request.tenant_id}
+            if request.timezone:
+                meta["timezone"] = request.timezone
+            output = await self._call_mcp(request, arguments, meta)
+        context = request.context
+        await self._publish(
+            context.bus_key,
+            ToolResult(
+                session_id=context.session_id,
+                turn_id=context.turn_id,
+                call_id=call.call_id,
+                name=call.name,
+                output=output.output,
+                is_error=output.is_error,
+            ),
+        )
+        return output
+
+    async def _call_mcp(
+        self, request: ToolInput, arguments: dict[str, Any], meta: dict[str, Any]
+    ) -> FunctionOutput:
+        call = request.call
+        timeout = self.settings.tool_timeout_s
+        try:
+            async with heartbeating():
+                result = await asyncio.wait_for(
+                    self.mcp.call_tool(call.name, arguments, meta, timeout), timeout
+                )
+        except (httpx2.HTTPError, OSError, TimeoutError, ExceptionGroup) as exc:
+            raise ApplicationError(
+                f"MCP server {self.settings.mcp_server_url} failed on {call.name}: "
+                f"{type(exc).__name__}: {exc}",
+                type=ActivityErrors.TOOL_UNAVAILABLE,
+            ) from exc
+        return FunctionOutput(call.call_id, call.name, result_text(result), result.is_error)
+
+    # -- events ----------------------------------------------------------------------------
+
+    @activity.defn
+    async def publish_event(self, request: PublishInput) -> str:
+        event = EVENT_ADAPTER.validate_python(request.event)
+        return await self.bus.publish(request.bus_key, event)
+
+    # -- the roster ------------------------------------------------------------------------
+
+    @activity.defn
+    async def register_team(self, request: RosterRequest) -> Roster:
+        """Create or update the team's agents on Mistral (run by the singleton roster workflow)."""
+        team = TEAMS.get(request.team)
+        if team is None:
+            raise ApplicationError(
+                f"unknown agent team {request.team!r}; known: {sorted(TEAMS)}",
+                type=ActivityErrors.UNKNOWN_TEAM,
+                non_retryable=True,
+            )
+        roster = await register_team(
+            self.mistral,
+            self.mcp,
+            team,
+            self.settings.agent_model,
+            self.settings.approval_tool_names,
+        )
+        roster.approval_timeout_s = self.settings.approval_timeout_s
+        roster.tool_timeout_s = self.settings.tool_timeout_s
+        return roster
+
+    @activity.defn
+    async def resolve_roster(self, request: RosterRequest) -> Roster:
+        """The team as registered: through the roster workflow, so concurrent sessions never
+        register twice; cached briefly per process."""
+        if request.team not in TEAMS:
+            raise ApplicationError(
+                f"unknown agent team {request.team!r}; known: {sorted(TEAMS)}",
+                type=ActivityErrors.UNKNOWN_TEAM,
+                non_retryable=True,
+            )
+        cached = self._rosters.get(request.team)
+        if cached is not None and time.monotonic() - cached[0] < ROSTER_CACHE_S:
+            return cached[1]
+        if self.temporal is None:
+            raise RuntimeError("resolve_roster needs the worker's Temporal client")
+        info = activity.info()
+        try:
+            roster: Roster = await self.temporal.execute_workflow(
+                ROSTER_WORKFLOW,
+                request,
+                id=f"roster/{request.team}",
+                task_queue=info.task_queue,
+                result_type=Roster,
+                # Concurrent sessions join the one registration under way; a later one re-checks.
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+                execution_timeout=timedelta(minutes=5),
+            )
+        except WorkflowFailureError as exc:
+            raise ApplicationError(
+                f"registering the agent team failed: {exc.cause}", type="RosterFailed"
+            ) from exc
+        self._rosters[request.team] = (time.monotonic(), roster)
+        return roster
+
+
+def result_text(result: CallToolResult) -> str:
+    """What the model reads of a tool result: its text, else its structured content."""
+    texts = [block.text for block in result.content if isinstance(block, TextContent)]
+    if texts:
+        return "\n".join(texts)
+    if result.structured_content is not None:
+        return json.dumps(result.structured_content)
+    return ""

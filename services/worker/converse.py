@@ -1,0 +1,219 @@
+"""One model round trip of a turn (a "step"), streamed from Mistral onto the event bus.
+
+The first step of a conversation starts it on the roster's entry agent; later steps append to
+it. A retried step (attempt > 1) or a step after a cancelled or failed turn never appends: the
+conversation may already hold this input (Mistral would store it twice) or still be locked (409),
+so it restarts from the last entry of the last completed step, which makes a new conversation
+that replaces the old one. Clients are told with `turn.retry` to drop the step's partial text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from mistralai.client import Mistral
+from mistralai.client import models as m
+from temporalio.exceptions import ApplicationError
+
+from services.common.events import AgentHandoff, MessageDelta, ToolCall, ToolResult
+from services.common.sessions import TurnUsage
+from services.worker.model import ModelErrors, classify
+from services.worker.steps import ConverseInput, ConverseResult, FunctionCall
+
+Publish = Callable[[Any], Any]  # an awaitable publisher of one event model
+
+
+@dataclass
+class StepState:
+    """What a step's stream has said so far."""
+
+    conversation_id: str | None = None
+    last_entry_id: str | None = None
+    agent: str | None = None
+    text: list[str] = field(default_factory=list)
+    calls: dict[str, FunctionCall] = field(default_factory=dict)
+    usage: TurnUsage | None = None
+
+    def result(self) -> ConverseResult:
+        if self.conversation_id is None:
+            raise ApplicationError(
+                "the model stream never started a conversation", type=ModelErrors.UNAVAILABLE
+            )
+        if self.usage is None:
+            raise ApplicationError(
+                "the model stream ended before conversation.response.done",
+                type=ModelErrors.UNAVAILABLE,
+            )
+        return ConverseResult(
+            conversation_id=self.conversation_id,
+            last_entry_id=self.last_entry_id,
+            text="".join(self.text),
+            function_calls=list(self.calls.values()),
+            usage=self.usage,
+            agent=self.agent,
+        )
+
+
+def request_inputs(step: ConverseInput) -> str | list[m.FunctionResultEntry]:
+    if step.user_input is not None:
+        return step.user_input
+    return [
+        m.FunctionResultEntry(tool_call_id=output.call_id, result=output.output)
+        for output in step.function_outputs
+    ]
+
+
+async def open_stream(
+    client: Mistral, step: ConverseInput, *, restart: bool
+) -> AsyncIterator[m.ConversationEvents]:
+    """The SSE stream for this step: start, append, or restart from the last entry."""
+    inputs: Any = request_inputs(step)
+    conversations = client.beta.conversations
+    if step.conversation_id is not None and not restart:
+        return await conversations.append_stream_async(
+            conversation_id=step.conversation_id, inputs=inputs
+        )
+    if restart and step.anchor is not None:
+        return await conversations.restart_stream_async(
+            conversation_id=step.anchor.conversation_id,
+            from_entry_id=step.anchor.entry_id,
+            inputs=inputs,
+        )
+    # Nothing completed yet in any conversation of this session: begin a fresh one.
+    return await conversations.start_stream_async(
+        agent_id=step.entry_agent_id,
+        agent_version=step.entry_agent_version,
+        inputs=inputs,
+    )
+
+
+class StepRelay:
+    """Turns Mistral stream events into bus events and the step's result."""
+
+    def __init__(self, step: ConverseInput, publish: Publish) -> None:
+        self.step = step
+        self.publish = publish
+        self.state = StepState(agent=step.agent_names.get(step.entry_agent_id))
+        self._pending_builtin: dict[str, str] = {}
+
+    def _common(self) -> dict[str, str]:
+        return {"session_id": self.step.context.session_id, "turn_id": self.step.context.turn_id}
+
+    async def handle(self, event: m.ConversationEvents) -> None:
+        data = event.data
+        state = self.state
+        if isinstance(data, m.ResponseStartedEvent):
+            state.conversation_id = data.conversation_id
+        elif isinstance(data, m.MessageOutputEvent):
+            state.last_entry_id = data.id
+            self._track_agent(data.agent_id)
+            text = data.content if isinstance(data.content, str) else _chunk_text(data.content)
+            if text:
+                state.text.append(text)
+                await self.publish(MessageDelta(**self._common(), text=text, agent=state.agent))
+        elif isinstance(data, m.FunctionCallEvent):
+            state.last_entry_id = data.id
+            self._track_agent(data.agent_id)
+            call = state.calls.get(data.tool_call_id)
+            if call is None:
+                state.calls[data.tool_call_id] = FunctionCall(
+                    data.tool_call_id, data.name, data.arguments, state.agent
+                )
+            else:
+                call.arguments += data.arguments
+        elif isinstance(data, m.AgentHandoffDoneEvent):
+            state.last_entry_id = data.id
+            previous, state.agent = state.agent, data.next_agent_name
+            await self.publish(
+                AgentHandoff(**self._common(), from_agent=previous, to_agent=data.next_agent_name)
+            )
+        elif isinstance(data, m.AgentHandoffStartedEvent):
+            state.last_entry_id = data.id
+        elif isinstance(data, m.ToolExecutionStartedEvent):
+            state.last_entry_id = data.id
+            self._pending_builtin[data.id] = str(data.name)
+            await self.publish(
+                ToolCall(
+                    **self._common(),
+                    call_id=data.id,
+                    name=str(data.name),
+                    arguments=_json_object(data.arguments),
+                    agent=state.agent,
+                )
+            )
+        elif isinstance(data, m.ToolExecutionDoneEvent):
+            state.last_entry_id = data.id
+            name = self._pending_builtin.pop(data.id, str(data.name))
+            output = json.dumps(data.info, default=str) if data.info else ""
+            await self.publish(
+                ToolResult(**self._common(), call_id=data.id, name=name, output=output)
+            )
+        elif isinstance(data, m.ResponseDoneEvent):
+            usage = data.usage
+            state.usage = TurnUsage(
+                usage.prompt_tokens or 0, usage.completion_tokens or 0, usage.total_tokens or 0
+            )
+        elif isinstance(data, m.ResponseErrorEvent):
+            raise ApplicationError(
+                f"Mistral failed mid-stream (code {data.code}): {data.message}",
+                {"code": data.code},
+                type=ModelErrors.STREAM_ERROR,
+            )
+
+    async def announce_calls(self) -> None:
+        """Function calls are complete only at the end of the stream: announce them then."""
+        for call in self.state.calls.values():
+            await self.publish(
+                ToolCall(
+                    **self._common(),
+                    call_id=call.call_id,
+                    name=call.name,
+                    arguments=_json_object(call.arguments),
+                    agent=call.agent,
+                )
+            )
+
+    def _track_agent(self, agent_id: Any) -> None:
+        if isinstance(agent_id, str):
+            self.state.agent = self.step.agent_names.get(agent_id, self.state.agent)
+
+
+def _chunk_text(chunk: Any) -> str:
+    return str(getattr(chunk, "text", "") or "")
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return {"_raw": text}
+    return value if isinstance(value, dict) else {"_value": value}
+
+
+async def run_step(
+    client: Mistral,
+    step: ConverseInput,
+    publish: Publish,
+    *,
+    restart: bool,
+    on_event: Callable[[], None],
+) -> ConverseResult:
+    relay = StepRelay(step, publish)
+    try:
+        stream = await open_stream(client, step, restart=restart)
+        async with stream as events:  # type: ignore[attr-defined]
+            async for event in events:
+                on_event()
+                await relay.handle(event)
+    except ApplicationError:
+        raise
+    except Exception as exc:
+        raise classify(exc) from exc
+    result = relay.state.result()
+    await relay.announce_calls()
+    return result

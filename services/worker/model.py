@@ -1,0 +1,83 @@
+"""The Mistral side: one shared SDK client per worker process, and what its errors mean.
+
+SDK retries stay off: Temporal retries each step, and a retried step restarts the conversation
+instead of appending twice (see converse.py). Errors become `ApplicationError`s whose type and
+retryability the workflow and Temporal's retry policy act on.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from datetime import timedelta
+
+import httpx2
+from mistralai.client import Mistral
+from mistralai.client.errors import MistralError
+from temporalio.exceptions import ApplicationError
+
+from services.worker.settings import WorkerSettings
+
+
+class ModelErrors:
+    RATE_LIMITED = "ModelRateLimited"
+    REJECTED = "ModelRequestRejected"  # 4xx: retrying cannot help
+    UNAVAILABLE = "ModelUnavailable"  # 5xx, 409, connection failures, dropped streams
+    STREAM_ERROR = "ModelStreamError"  # conversation.response.error mid-stream
+
+
+NON_RETRYABLE_STATUSES = frozenset({400, 401, 403, 404, 422})
+
+
+def make_client(settings: WorkerSettings) -> Mistral:
+    return Mistral(
+        api_key=settings.mistral_key,
+        server_url=settings.mistral_server_url,
+        timeout_ms=int(settings.model_read_timeout_s * 1000),
+    )
+
+
+def retry_after(headers: httpx2.Headers) -> timedelta | None:
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return timedelta(seconds=max(0.0, float(value)))
+    except ValueError:
+        pass
+    parsed = email.utils.parsedate_to_datetime(value)
+    if parsed is None:
+        return None
+    return timedelta(seconds=max(0.0, parsed.timestamp() - time.time()))
+
+
+def _summary(error: MistralError) -> str:
+    body = (error.body or "").strip().replace("\n", " ")
+    return f"Mistral answered HTTP {error.status_code}" + (f": {body[:300]}" if body else "")
+
+
+def classify(error: BaseException) -> ApplicationError:
+    """The `ApplicationError` a Mistral failure becomes (non-retryable for 4xx that won't mend)."""
+    if isinstance(error, ApplicationError):
+        return error
+    if isinstance(error, MistralError):
+        status = error.status_code
+        details = {"status": status}
+        if status == 429:
+            return ApplicationError(
+                _summary(error),
+                details,
+                type=ModelErrors.RATE_LIMITED,
+                next_retry_delay=retry_after(error.headers) or timedelta(seconds=1),
+            )
+        if status in NON_RETRYABLE_STATUSES:
+            return ApplicationError(
+                _summary(error), details, type=ModelErrors.REJECTED, non_retryable=True
+            )
+        return ApplicationError(_summary(error), details, type=ModelErrors.UNAVAILABLE)
+    if isinstance(error, httpx2.HTTPError | OSError | TimeoutError):
+        return ApplicationError(
+            f"Mistral could not be reached or dropped the stream: {type(error).__name__}: {error}",
+            type=ModelErrors.UNAVAILABLE,
+        )
+    return ApplicationError(f"{type(error).__name__}: {error}", type=ModelErrors.UNAVAILABLE)

@@ -1,0 +1,41 @@
+"""What the worker reads from its environment."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+
+from services.common.settings import ServiceSettings
+
+
+class WorkerSettings(ServiceSettings):
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "durable-agents"
+    redis_url: str = "redis://localhost:6379/0"
+    mistral_api_key: SecretStr | None = None
+    mistral_server_url: str = "http://127.0.0.1:8800"
+    mcp_server_url: str = "http://127.0.0.1:9000/mcp"
+    # The model every roster agent runs on (the cookbook's).
+    agent_model: str = "mistral-medium-2505"
+    # MCP tools that wait for a person's approval before they run (comma list; "" = none).
+    approval_tools: str = ""
+    approval_timeout_s: float = Field(default=300, gt=0)
+    tool_timeout_s: float = Field(default=30, gt=0)
+    # Seconds of silence from a model stream before the step is treated as dropped.
+    model_read_timeout_s: float = Field(default=60, gt=0)
+    # How long a worker that stops may finish what it runs before Temporal gives it to another.
+    graceful_shutdown_s: float = Field(default=20, ge=0)
+    max_concurrent_activities: int = Field(default=200, gt=0)
+
+    @property
+    def approval_tool_names(self) -> list[str]:
+        return sorted({name.strip() for name in self.approval_tools.split(",") if name.strip()})
+
+    @property
+    def mistral_key(self) -> str:
+        # The simulator accepts any key; the SDK wants one to send.
+        return self.mistral_api_key.get_secret_value() if self.mistral_api_key else "sim-key"
+
+    @property
+    def uses_simulator(self) -> bool:
+        return self.mistral_api_key is None

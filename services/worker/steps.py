@@ -1,0 +1,125 @@
+"""What the session workflow hands its activities and gets back: ids and small results only.
+
+Conversation content stays on Mistral; workflow history carries each step's final text, the
+function calls the model asked for, and the tools' (small) results.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.common.sessions import TurnUsage
+
+
+@dataclass
+class AgentRef:
+    name: str
+    agent_id: str
+    version: int | None = None
+
+
+@dataclass
+class Roster:
+    """A team as registered on Mistral, pinned by a session for its whole life."""
+
+    team: str
+    entry: AgentRef
+    agents: list[AgentRef]
+    spec_hash: str
+    # Tools that need a person's approval before they run, and how long a person has.
+    approval_tools: list[str] = field(default_factory=list)
+    approval_timeout_s: float = 300.0
+    tool_timeout_s: float = 30.0
+
+    def name_of(self, agent_id: str | None) -> str | None:
+        for agent in self.agents:
+            if agent.agent_id == agent_id:
+                return agent.name
+        return None
+
+
+@dataclass
+class RosterRequest:
+    team: str
+
+
+@dataclass
+class FunctionCall:
+    call_id: str
+    name: str
+    arguments: str  # JSON text, as the model wrote it
+    agent: str | None = None
+
+
+@dataclass
+class FunctionOutput:
+    call_id: str
+    name: str
+    output: str
+    is_error: bool = False
+
+
+@dataclass
+class StepContext:
+    """Where a step's events go and whose they are."""
+
+    bus_key: str
+    session_id: str
+    turn_id: str
+    step: int
+
+
+@dataclass
+class Anchor:
+    """An entry that ends a completed step, in the conversation that holds it.
+
+    Restarting from it forks that conversation; naming the conversation too keeps this right
+    whatever ids the fork gives its copied entries.
+    """
+
+    conversation_id: str
+    entry_id: str
+
+
+@dataclass
+class ConverseInput:
+    context: StepContext
+    entry_agent_id: str
+    entry_agent_version: int | None
+    agent_names: dict[str, str]
+    # The conversation to append to (None: start one on the entry agent).
+    conversation_id: str | None
+    # Where a restart forks from: the end of the last completed step of this turn, or of the
+    # last completed turn for a turn's first step. None: nothing completed, start afresh.
+    anchor: Anchor | None = None
+    # The conversation may hold a half-finished step (after a cancelled or failed turn).
+    restart: bool = False
+    user_input: str | None = None
+    function_outputs: list[FunctionOutput] = field(default_factory=list)
+
+
+@dataclass
+class ConverseResult:
+    conversation_id: str
+    last_entry_id: str | None
+    text: str
+    function_calls: list[FunctionCall]
+    usage: TurnUsage
+    agent: str | None = None
+
+
+@dataclass
+class ToolInput:
+    context: StepContext
+    call: FunctionCall
+    tenant_id: str
+    user_id: str
+    timezone: str | None = None
+
+
+@dataclass
+class PublishInput:
+    bus_key: str
+    # One event of services.common.events as a dict; `ts` is stamped when it is published.
+    event: dict[str, Any]

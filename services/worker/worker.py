@@ -1,0 +1,71 @@
+"""Assembling a worker: its clients, its activities and both workflows on one task queue."""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import timedelta
+
+import redis.asyncio as aioredis
+from temporalio.client import Client
+from temporalio.contrib.opentelemetry import TracingInterceptor
+from temporalio.worker import Worker
+
+from services.common.bus import EventBus
+from services.worker.activities import SessionActivities
+from services.worker.mcp_tools import McpTools
+from services.worker.model import make_client
+from services.worker.roster_workflow import RosterWorkflow
+from services.worker.session_workflow import SessionWorkflow
+from services.worker.settings import WorkerSettings
+
+
+@dataclass
+class WorkerParts:
+    worker: Worker
+    activities: SessionActivities
+
+
+async def connect_temporal(settings: WorkerSettings) -> Client:
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        interceptors=[TracingInterceptor()],
+    )
+
+
+async def build_worker(
+    settings: WorkerSettings,
+    client: Client,
+    stack: AsyncExitStack,
+    *,
+    task_queue: str | None = None,
+) -> WorkerParts:
+    """A ready Worker; `stack` owns its Redis, Mistral and MCP clients."""
+    redis = aioredis.from_url(settings.redis_url)
+    stack.push_async_callback(redis.aclose)
+    mistral = make_client(settings)
+    stack.push_async_callback(mistral.__aexit__, None, None, None)
+    mcp = McpTools(settings.mcp_server_url, timeout_s=settings.tool_timeout_s)
+    stack.push_async_callback(mcp.aclose)
+    activities = SessionActivities(settings, EventBus(redis), mistral, mcp, client)
+    worker = Worker(
+        client,
+        task_queue=task_queue or settings.temporal_task_queue,
+        workflows=[SessionWorkflow, RosterWorkflow],
+        activities=[
+            activities.converse,
+            activities.call_tool,
+            activities.publish_event,
+            activities.register_team,
+            activities.resolve_roster,
+        ],
+        max_concurrent_activities=settings.max_concurrent_activities,
+        # Fast failover when a worker dies (platform notes: ~2 s heartbeat + ~1 s sticky).
+        sticky_queue_schedule_to_start_timeout=timedelta(seconds=1),
+        # Heartbeats carry cancellation back: keep them frequent so a cancel lands in < 1 s.
+        max_heartbeat_throttle_interval=timedelta(milliseconds=500),
+        default_heartbeat_throttle_interval=timedelta(milliseconds=500),
+        graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_s),
+    )
+    return WorkerParts(worker, activities)
