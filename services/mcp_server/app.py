@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 from mcp.server.mcpserver import MCPServer
@@ -13,6 +14,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from services.common.settings import load_settings
+from services.common.telemetry import setup_telemetry
 from services.mcp_server.clock import Clock, system_clock
 from services.mcp_server.diary import NutritionDiary
 from services.mcp_server.nutrition import load_food_table
@@ -44,9 +46,20 @@ def _routes(server: MCPServer, settings: McpServerSettings) -> list[Route]:
     return [*streamable.routes, *legacy_sse.routes]  # type: ignore[list-item]
 
 
-def create_app(settings: McpServerSettings | None = None, clock: Clock = system_clock) -> Starlette:
-    """The whole server; `clock` is injectable so tests can move across a day boundary."""
+def create_app(
+    settings: McpServerSettings | None = None,
+    clock: Clock = system_clock,
+    *,
+    telemetry: bool = True,
+) -> Starlette:
+    """The whole server; `clock` is injectable so tests can move across a day boundary.
+
+    With `telemetry`, requests are traced through Logfire/OpenTelemetry; the MCP SDK adds its own
+    spans and joins the caller's trace from the request `_meta`.
+    """
     settings = settings or load_settings(McpServerSettings)
+    # Stateless requests each open and close a "session": that is not news worth a log line.
+    logging.getLogger("mcp.server.streamable_http").setLevel(logging.WARNING)
     store = NutritionStore.from_url(settings.database_url)
     server = build_server(NutritionDiary(store, load_food_table(), clock))
     routes = _routes(server, settings)
@@ -63,4 +76,7 @@ def create_app(settings: McpServerSettings | None = None, clock: Clock = system_
         finally:
             await store.close()
 
-    return Starlette(routes=[Route("/healthz", healthz), *routes], lifespan=lifespan)
+    app = Starlette(routes=[Route("/healthz", healthz), *routes], lifespan=lifespan)
+    if telemetry:
+        setup_telemetry("mcp-server", app=app)
+    return app

@@ -109,7 +109,10 @@ class NutritionDiary:
         updated = [name for name, value in update.as_dict().items() if value is not None]
         return GoalSettingResult(date=day, updated=updated, goals=GoalValues.of(goals))
 
-    async def log_food(self, caller: CallerIdentity, query: str) -> FoodLogResult:
+    async def log_food(
+        self, caller: CallerIdentity, query: str, request_key: str | None = None
+    ) -> FoodLogResult:
+        """Log every food in `query`; a repeated `request_key` returns the first call's log."""
         parsed = parse_food_items(query, self.table)
         if not parsed.items:
             unknown = "; ".join(parsed.unknown) or query.strip()
@@ -119,7 +122,10 @@ class NutritionDiary:
             )
         entries = [_entry_for(item) for item in parsed.items]
         day = self._today(caller)
-        await self.store.add_entries(caller.user, day, entries, self.clock())
+        added = await self.store.add_entries(caller.user, day, entries, self.clock(), request_key)
+        if not added and request_key is not None:  # a retry: report what the first call logged
+            day = await self.store.request_day(caller.user, request_key) or day
+            entries = await self.store.entries_on(caller.user, day, request_key)
         day_entries = await self.store.entries_on(caller.user, day)
         goals = await self.store.goals_on(caller.user, day)
         day_totals = Nutrients.total([e.nutrients for e in day_entries])

@@ -87,3 +87,20 @@ def caller_identity(
         user_id=_clean_id(user_id, "user_id", source),
     )
     return CallerIdentity(user=user, timezone=_timezone(tz, source))
+
+
+def idempotency_key(
+    meta: Mapping[str, Any] | None, headers: Mapping[str, str] | None
+) -> str | None:
+    """The caller's key for "this exact call" (`_meta.idempotency_key` or `Idempotency-Key`).
+
+    The worker sends the model's tool-call id, so a retried activity does not log a meal twice.
+    """
+    value = (meta or {}).get("idempotency_key")
+    if value is None and headers is not None:
+        value = headers.get("idempotency-key")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not 0 < len(value.strip()) <= 200:
+        raise IdentityError("idempotency_key must be a string of 1-200 characters")
+    return value.strip()

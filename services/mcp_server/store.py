@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from services.mcp_server.identity import UserKey
@@ -50,7 +50,21 @@ food_entries = sa.Table(
     sa.Column("unit", sa.String(16), nullable=False),
     sa.Column("grams", sa.Float, nullable=False),
     *(sa.Column(name, sa.Float, nullable=False) for name in Nutrients.NAMES),
+    # The caller's idempotency key of the food_log call that wrote this entry, if it sent one.
+    sa.Column("request_key", sa.String(200)),
     sa.Index("ix_food_entries_user_day", "tenant_id", "user_id", "local_date"),
+    sa.Index("ix_food_entries_user_request", "tenant_id", "user_id", "request_key"),
+)
+
+# One row per idempotency key already logged: a retried call finds it and writes nothing.
+logged_requests = sa.Table(
+    "logged_requests",
+    metadata,
+    sa.Column("tenant_id", sa.String(200), primary_key=True),
+    sa.Column("user_id", sa.String(200), primary_key=True),
+    sa.Column("request_key", sa.String(200), primary_key=True),
+    sa.Column("local_date", sa.Date, nullable=False),
+    sa.Column("logged_at", sa.DateTime(timezone=True), nullable=False),
 )
 
 
@@ -179,9 +193,18 @@ class NutritionStore:
         return Goals(**{k: v for k, v in latest.items() if k in Nutrients.NAMES})
 
     async def add_entries(
-        self, user: UserKey, day: dt.date, entries: list[FoodEntry], now: dt.datetime
-    ) -> None:
-        """Append `entries` to the user's diary for `day`, all or none."""
+        self,
+        user: UserKey,
+        day: dt.date,
+        entries: list[FoodEntry],
+        now: dt.datetime,
+        request_key: str | None = None,
+    ) -> bool:
+        """Append `entries` to the user's diary for `day`, all or none.
+
+        With a `request_key` already used by this user nothing is written and False comes back:
+        a retried call (a Temporal activity retry, a client resend) never logs a meal twice.
+        """
         rows = [
             {
                 "tenant_id": user.tenant_id,
@@ -195,15 +218,40 @@ class NutritionStore:
                 "unit": entry.unit,
                 "grams": entry.grams,
                 **entry.nutrients.as_dict(),
+                "request_key": request_key,
             }
             for entry in entries
         ]
-        if rows:
+        key = {"tenant_id": user.tenant_id, "user_id": user.user_id, "request_key": request_key}
+        try:
             async with self.engine.begin() as conn:
-                await conn.execute(food_entries.insert(), rows)
+                if request_key is not None:
+                    await conn.execute(
+                        logged_requests.insert(), {**key, "local_date": day, "logged_at": now}
+                    )
+                if rows:
+                    await conn.execute(food_entries.insert(), rows)
+        except IntegrityError:
+            if request_key is None:
+                raise
+            return False
+        return True
 
-    async def entries_on(self, user: UserKey, day: dt.date) -> list[FoodEntry]:
-        """The user's diary for `day`, in the order it was logged."""
+    async def request_day(self, user: UserKey, request_key: str) -> dt.date | None:
+        """The day a food_log call with this idempotency key wrote to, if it ran already."""
+        query = sa.select(logged_requests.c.local_date).where(
+            logged_requests.c.tenant_id == user.tenant_id,
+            logged_requests.c.user_id == user.user_id,
+            logged_requests.c.request_key == request_key,
+        )
+        async with self.engine.connect() as conn:
+            day: dt.date | None = (await conn.execute(query)).scalar_one_or_none()
+        return day
+
+    async def entries_on(
+        self, user: UserKey, day: dt.date, request_key: str | None = None
+    ) -> list[FoodEntry]:
+        """The user's diary for `day` in the order it was logged (only one call's, by key)."""
         query = (
             sa.select(food_entries)
             .where(
@@ -213,6 +261,8 @@ class NutritionStore:
             )
             .order_by(food_entries.c.id)
         )
+        if request_key is not None:
+            query = query.where(food_entries.c.request_key == request_key)
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
         return [

@@ -16,7 +16,12 @@ from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from sqlalchemy.exc import SQLAlchemyError
 
 from services.mcp_server.diary import DiaryInputError, NutritionDiary
-from services.mcp_server.identity import CallerIdentity, IdentityError, caller_identity
+from services.mcp_server.identity import (
+    CallerIdentity,
+    IdentityError,
+    caller_identity,
+    idempotency_key,
+)
 from services.mcp_server.results import (
     FoodLogResult,
     GoalSettingResult,
@@ -47,10 +52,9 @@ def error_result(message: str) -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text=message)], is_error=True)
 
 
-def _caller(ctx: Context) -> CallerIdentity:
-    request = ctx.request_context
-    meta = dict(request.meta) if request.meta else None
-    return caller_identity(meta, ctx.headers)
+def _meta(ctx: Context) -> dict[str, Any] | None:
+    meta = ctx.request_context.meta
+    return dict(meta) if meta else None
 
 
 async def _run(
@@ -58,7 +62,7 @@ async def _run(
 ) -> CallToolResult:
     """Identity, then the operation; expected failures become `isError` results."""
     try:
-        result = await operation(_caller(ctx))
+        result = await operation(caller_identity(_meta(ctx), ctx.headers))
     except (IdentityError, DiaryInputError) as exc:
         return error_result(str(exc))
     except SQLAlchemyError:
@@ -100,7 +104,12 @@ class NutriSenseTools:
         guessed: foods the table does not know are listed as not logged. Returns each item
         logged, this log's totals and today's totals.
         """
-        return await _run(ctx, lambda caller: self.diary.log_food(caller, user_query))
+        return await _run(
+            ctx,
+            lambda caller: self.diary.log_food(
+                caller, user_query, idempotency_key(_meta(ctx), ctx.headers)
+            ),
+        )
 
     async def food_recommendations(
         self, user_query: str, ctx: Context

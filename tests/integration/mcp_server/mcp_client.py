@@ -26,8 +26,8 @@ class User:
     def fresh(cls, tenant_id: str = "tenant-a", timezone: str | None = None) -> User:
         return cls(f"user-{uuid.uuid4().hex[:10]}", tenant_id, timezone)
 
-    def meta(self) -> RequestParamsMeta:
-        meta: dict[str, Any] = {"user_id": self.user_id, "tenant_id": self.tenant_id}
+    def meta(self, **extra: str) -> RequestParamsMeta:
+        meta: dict[str, Any] = {"user_id": self.user_id, "tenant_id": self.tenant_id, **extra}
         if self.timezone:
             meta["timezone"] = self.timezone
         # An open map on the wire; the TypedDict only names the protocol's own keys.

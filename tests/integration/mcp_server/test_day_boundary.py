@@ -16,7 +16,7 @@ async def test_midnight_in_the_users_timezone_starts_a_new_day(tmp_path: Path) -
     clock = SettableClock(dt.datetime(2026, 3, 1, 22, 50, tzinfo=dt.UTC))
     settings = McpServerSettings(database_url=f"sqlite:///{tmp_path / 'diary.db'}")
     paris, utc = User.fresh(timezone="Europe/Paris"), User.fresh()
-    app = create_app(settings, clock=clock)
+    app = create_app(settings, clock=clock, telemetry=False)
     async with serve(app) as base_url, mcp_session(f"{base_url}/mcp") as session:
         await call(session, "goal_setting", "2000 calories, 100 g protein", paris)
         late = data_of(await call(session, "food_log", "1 banana for a snack", paris))

@@ -76,6 +76,22 @@ async def test_concurrent_logs_for_one_user_lose_no_entry(store: NutritionStore)
     assert sorted(e.nutrients.calories_kcal for e in entries) == list(range(40))
 
 
+async def test_a_request_key_logs_once_even_when_sent_concurrently(store: NutritionStore) -> None:
+    user, other = someone(), someone()
+    written = await asyncio.gather(
+        *(
+            store.add_entries(user, DAY, [entry("egg", 72)], NOW, request_key="call-1")
+            for _ in range(5)
+        )
+    )
+    assert sorted(written) == [False, False, False, False, True]
+    assert [e.food for e in await store.entries_on(user, DAY)] == ["egg"]
+    assert await store.request_day(user, "call-1") == DAY
+    # Keys belong to one user: another user's call with the same key is a different call.
+    assert await store.add_entries(other, DAY, [entry("pear", 57)], NOW, request_key="call-1")
+    assert await store.request_day(someone(), "call-1") is None
+
+
 async def test_entries_per_user_tenant_and_day(store: NutritionStore) -> None:
     user = someone("t1")
     same_id_other_tenant = UserKey("t2", user.user_id)

@@ -185,3 +185,19 @@ async def test_recommendations_without_goals_use_reference_values(
     assert (data["meal"], data["goals_source"]) == ("breakfast", "default")
     assert data["meal_budget"]["calories_kcal"] == 500  # a quarter of the 2000 kcal reference
     assert data["meal_plan"]
+
+
+async def test_a_retried_food_log_with_the_same_key_logs_once(mcp_server: McpServerProcess) -> None:
+    """The worker passes the model's tool-call id: a retried activity must not log twice."""
+    user = User.fresh()
+    meta = user.meta(idempotency_key="call_7f3a")
+    query = {"user_query": "2 eggs and a cup of black coffee"}
+    async with mcp_session(mcp_server.url) as session:
+        first = data_of(await session.call_tool("food_log", query, meta=meta))
+        retry = data_of(await session.call_tool("food_log", query, meta=meta))
+        other = data_of(await call(session, "food_log", "2 eggs", user))
+    assert retry == first
+    assert len(first["items"]) == 2
+    assert other["day_totals"]["calories_kcal"] == round(
+        first["day_totals"]["calories_kcal"] + 143, 1
+    )

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from services.mcp_server.clock import local_date
-from services.mcp_server.identity import IdentityError, UserKey, caller_identity
+from services.mcp_server.identity import IdentityError, UserKey, caller_identity, idempotency_key
 from services.mcp_server.settings import McpServerSettings
 
 
@@ -65,3 +65,11 @@ def test_allowed_hosts(monkeypatch: pytest.MonkeyPatch) -> None:
     ]
     monkeypatch.setenv("MCP_ALLOWED_HOSTS", "*")
     assert not McpServerSettings().host_check_enabled
+
+
+def test_idempotency_key_from_meta_or_header() -> None:
+    assert idempotency_key({"idempotency_key": "call_1"}, {"idempotency-key": "h"}) == "call_1"
+    assert idempotency_key({}, {"idempotency-key": "h-2"}) == "h-2"
+    assert idempotency_key(None, None) is None
+    with pytest.raises(IdentityError):
+        idempotency_key({"idempotency_key": 42}, None)
