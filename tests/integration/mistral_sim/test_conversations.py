@@ -244,3 +244,37 @@ async def test_async_streams(aclient: Mistral, weather_agent: str, plain_agent: 
     )
     assert len(msgs.messages) == 3
     await aclient.beta.conversations.delete_async(conversation_id=restarted.conversation_id)
+
+
+def test_conversation_pins_the_agent_version(client: Mistral) -> None:
+    agent = client.beta.agents.create(model="mistral-medium-latest", name="pinned")
+    client.beta.agents.update(agent_id=agent.id, tools=[WEATHER_TOOL])
+    pinned = client.beta.conversations.start(agent_id=agent.id, agent_version=0, inputs="Paris")
+    assert isinstance(pinned.outputs[0], models.MessageOutputEntry)
+    later = client.beta.conversations.append(conversation_id=pinned.conversation_id, inputs="Nice")
+    assert isinstance(later.outputs[0], models.MessageOutputEntry)
+    fetched = client.beta.conversations.get(conversation_id=pinned.conversation_id)
+    assert isinstance(fetched, models.AgentConversation)
+    assert fetched.agent_version == 0
+    latest = client.beta.conversations.start(agent_id=agent.id, inputs="Paris")
+    assert isinstance(latest.outputs[0], models.FunctionCallEntry)
+
+
+def test_client_handoff_execution_returns_the_handoff(
+    client: Mistral, nutrisense: dict[str, str]
+) -> None:
+    response = client.beta.conversations.start(
+        agent_id=nutrisense["router-agent"],
+        inputs="What is the progress so far for the day?",
+        handoff_execution="client",
+    )
+    (handoff,) = response.outputs
+    assert isinstance(handoff, models.AgentHandoffEntry)
+    assert handoff.next_agent_name == "daily-progress-agent"
+    # The next append is answered by the agent handed to.
+    follow = client.beta.conversations.append(
+        conversation_id=response.conversation_id, inputs="and my totals?"
+    )
+    call = follow.outputs[0]
+    assert isinstance(call, models.FunctionCallEntry)
+    assert call.agent_id == nutrisense["daily-progress-agent"]
