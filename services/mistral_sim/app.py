@@ -18,6 +18,7 @@ from services.mistral_sim import (
 )
 from services.mistral_sim.auth import BearerKeyMiddleware
 from services.mistral_sim.faults import FaultMiddleware, FaultQueue
+from services.mistral_sim.headers import CorrelationIdMiddleware
 from services.mistral_sim.settings import SimSettings
 from services.mistral_sim.state import SimState
 from services.mistral_sim.store import Store
@@ -50,6 +51,7 @@ def create_app(settings: SimSettings | None = None) -> Starlette:
         ],
         middleware=[
             # Faults first: an injected 429 answers before the key check, like a gateway.
+            Middleware(CorrelationIdMiddleware),
             Middleware(FaultMiddleware, queue=state.faults),
             Middleware(BearerKeyMiddleware, api_key=settings.sim_api_key),
         ],

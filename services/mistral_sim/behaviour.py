@@ -122,9 +122,14 @@ def respond(
 def act(persona: Persona, text: str) -> list[Output]:
     functions = persona.function_tools
     if functions:
-        function = pick_function(functions, text)
-        arguments = json.dumps(arguments_for(function, text), ensure_ascii=False)
-        return [FunctionCall(persona, str(function["name"]), arguments)]
+        return [
+            FunctionCall(
+                persona,
+                str(function["name"]),
+                json.dumps(arguments_for(function, text), ensure_ascii=False),
+            )
+            for function in pick_functions(functions, text)
+        ]
     if persona.web_search_tool:
         results = replies.web_results(text)
         return [
@@ -139,17 +144,33 @@ def act(persona: Persona, text: str) -> list[Output]:
     return [Message(persona, replies.plain_reply(persona, text))]
 
 
+def _overlap(function: dict[str, Any], query: set[str]) -> int:
+    own = routing.words(
+        f"{function.get('name', '')} {function.get('description') or ''}".replace("_", " ")
+    )
+    return len(query.intersection(own))
+
+
 def pick_function(functions: Sequence[dict[str, Any]], text: str) -> dict[str, Any]:
     """The function whose name and description share most words with the input; first on ties."""
     query = set(routing.words(text))
+    return max(functions, key=lambda function: _overlap(function, query))
 
-    def overlap(function: dict[str, Any]) -> int:
-        own = routing.words(
-            f"{function.get('name', '')} {function.get('description') or ''}".replace("_", " ")
-        )
-        return len(query.intersection(own))
 
-    return max(functions, key=overlap)
+_CLAUSES = re.compile(r"\s+(?:and then|and also|and|then|also)\s+|[;,.!?]\s*", re.I)
+
+
+def pick_functions(functions: Sequence[dict[str, Any]], text: str) -> list[dict[str, Any]]:
+    """One function, or several (parallel calls) when clauses of the input ask for different
+    tools, e.g. "log 2 eggs and show my progress" to an agent holding both tools."""
+    chosen: list[dict[str, Any]] = []
+    if len(functions) > 1:
+        for clause in _CLAUSES.split(text):
+            query = set(routing.words(clause))
+            best = max(functions, key=lambda function: _overlap(function, query))
+            if _overlap(best, query) > 0 and best not in chosen:
+                chosen.append(best)
+    return chosen if len(chosen) > 1 else [pick_function(functions, text)]
 
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")

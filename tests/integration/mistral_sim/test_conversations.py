@@ -8,6 +8,7 @@ import pytest
 from mistralai.client import Mistral, errors, models
 
 from tests.integration.mistral_sim.sdk import WEATHER_TOOL, loose, results
+from tests.unit.mistral_sim.nutrisense_roster import function_tool
 
 # Every class a conversation stream may yield; an Unknown... here means the SDK could not parse.
 EVENT_CLASSES = {
@@ -278,3 +279,41 @@ def test_client_handoff_execution_returns_the_handoff(
     call = follow.outputs[0]
     assert isinstance(call, models.FunctionCallEntry)
     assert call.agent_id == nutrisense["daily-progress-agent"]
+
+
+def test_parallel_function_calls(client: Mistral) -> None:
+    agent = client.beta.agents.create(
+        model="mistral-medium-latest",
+        name="nutrition-agent",
+        tools=loose(
+            [
+                function_tool("food_log", "Log the food the user ate."),
+                function_tool("daily_progress", "Daily progress so far."),
+            ]
+        ),
+    )
+    events = list(
+        client.beta.conversations.start_stream(
+            agent_id=agent.id, inputs="Log 2 eggs and show my daily progress"
+        )
+    )
+    check_events(events)
+    calls: dict[str, tuple[int | None, str]] = {}
+    for event in events:
+        if isinstance(event.data, models.FunctionCallEvent):
+            calls[event.data.tool_call_id] = (event.data.output_index, event.data.name)
+    assert sorted(calls.values()) == [(0, "food_log"), (1, "daily_progress")]
+    conversation_id = events[0].data.conversation_id
+    first, second = calls
+    with pytest.raises(errors.SDKError) as caught:
+        client.beta.conversations.append(
+            conversation_id=conversation_id, inputs=results((first, "logged"))
+        )
+    assert caught.value.raw_response.json()["code"] == 3001
+    answer = client.beta.conversations.append(
+        conversation_id=conversation_id,
+        inputs=results((second, "60% of goals"), (first, "logged 2 eggs")),
+    )
+    text = str(answer.outputs[0].content)  # type: ignore[union-attr]
+    assert "logged 2 eggs" in text
+    assert "60% of goals" in text

@@ -8,7 +8,12 @@ import pytest
 
 from services.mistral_sim import behaviour, replies, routing
 from services.mistral_sim.persona import Persona
-from tests.unit.mistral_sim.nutrisense_roster import SAMPLE_QUERIES, TOOL_OF, personas
+from tests.unit.mistral_sim.nutrisense_roster import (
+    SAMPLE_QUERIES,
+    TOOL_OF,
+    function_tool,
+    personas,
+)
 
 ROSTER = personas()
 
@@ -122,3 +127,28 @@ def test_web_search_reply_cites_the_canned_results() -> None:
 def test_stems_meet_across_suffixes() -> None:
     assert routing.stem("recommendations") == "recommend"
     assert routing.stem("calories") == "calory"
+
+
+def test_clauses_for_different_tools_make_parallel_calls() -> None:
+    both = Persona(
+        id="both",
+        name="nutrition-agent",
+        model="m",
+        tools=(
+            function_tool("food_log", "Log the food the user ate."),
+            function_tool("daily_progress", "Daily progress so far."),
+        ),
+    )
+    text = "Log 2 eggs for breakfast and show my daily progress"
+    outputs = behaviour.act(both, text)
+    assert [o.name for o in outputs if isinstance(o, behaviour.FunctionCall)] == [
+        "food_log",
+        "daily_progress",
+    ]
+    assert all(
+        json.loads(o.arguments) == {"user_query": text}
+        for o in outputs
+        if isinstance(o, behaviour.FunctionCall)
+    )
+    single = behaviour.act(both, "How is my progress so far?")
+    assert [o.name for o in single if isinstance(o, behaviour.FunctionCall)] == ["daily_progress"]

@@ -68,6 +68,7 @@ def test_json_answers_and_deletes(api: TestClient) -> None:
     created = api.post("/v1/agents", json={"model": "m", "name": "a"})
     assert created.status_code == 200
     assert created.headers["content-type"] == "application/json"
+    assert created.headers["mistral-correlation-id"]
     deleted = api.delete(f"/v1/agents/{created.json()['id']}")
     assert deleted.status_code == 204
     assert deleted.content == b""
