@@ -24,6 +24,15 @@ approximately and with plus then or big small medium large little bit cooked fre
 homemade more another second extra
 """
 FILLER = frozenset(_FILLER_TEXT.split())
+# How a food was made or served: words after its name that do not make it another food.
+_DESCRIPTOR_TEXT = """
+scrambled fried boiled grilled baked roasted steamed raw plain sliced chopped whole toasted
+mashed poached hard soft organic cold hot iced warm black white red green sweet unsweetened
+skinless boneless lean light low sugar free full sugarfree regular style only please
+"""
+DESCRIPTORS = frozenset(_DESCRIPTOR_TEXT.split())
+# Words after a food that start a phrase about something else ("coffee at the office").
+_TAIL_STOPS = frozenset({"at", "from", "in", "on", "by", "near", "for", "as", "this", "today"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +108,36 @@ def _words(tokens: list[str]) -> str:
     return " ".join(t for t in tokens if t.isalnum() or t.isalpha() or read_amount([t], 0)).strip()
 
 
+def _next_stop(tokens: list[str], start: int, end: int, stops: frozenset[str]) -> int:
+    return next((j for j in range(start, end) if tokens[j] in stops), end)
+
+
+def _read_item(
+    tokens: list[str], mentions: list[_Mention], index: int, used: set[int]
+) -> tuple[float, str | None, int, int] | None:
+    """(quantity, unit, first token, last token + 1) of mention `index`, or None when words
+    after the name make it another food ("egg sandwich" is not an egg)."""
+    mention = mentions[index]
+    previous_end = mentions[index - 1].end if index else 0
+    following = mentions[index + 1].start if index + 1 < len(mentions) else len(tokens)
+    clause = _clause_start(tokens, previous_end, mention.start)
+    quantity, unit, first = _amount_in(tokens, clause, mention.start)
+    used.update(range(clause, mention.start))
+    end = mention.end
+    if quantity is None:  # "rice 200g": the amount follows the name
+        stop = _next_stop(tokens, mention.end, following, SEPARATORS - {"(", ")"})
+        quantity, unit, _ = _amount_in(tokens, mention.end, stop)
+        if quantity is not None:
+            used.update(range(mention.end, stop))
+            end = stop
+    tail_stop = _next_stop(tokens, end, following, SEPARATORS | _TAIL_STOPS)
+    tail = range(end, tail_stop)
+    used.update(tail)
+    if any(_is_content_word(tokens[j]) for j in tail):
+        return None
+    return (1.0 if quantity is None else quantity), unit, min(first, mention.start), end
+
+
 def parse_food_items(text: str, table: FoodTable) -> ParsedMeal:
     """Every food item in `text` with its amount and meal, plus the phrases naming no known food."""
     tokens = tokenize(text)
@@ -107,37 +146,31 @@ def parse_food_items(text: str, table: FoodTable) -> ParsedMeal:
     markers = find_meal_markers(tokens, taken)
     used: set[int] = set(taken)
     items: list[FoodItem] = []
+    unread: list[str] = []
     for index, mention in enumerate(mentions):
-        previous_end = mentions[index - 1].end if index else 0
-        clause = _clause_start(tokens, previous_end, mention.start)
-        quantity, unit, first = _amount_in(tokens, clause, mention.start)
-        used.update(range(clause, mention.start))
-        text_end = mention.end
-        if quantity is None:  # "rice 200g": the amount follows the name
+        read = _read_item(tokens, mentions, index, used)
+        if read is None:
             following = mentions[index + 1].start if index + 1 < len(mentions) else len(tokens)
-            stop = next(
-                (j for j in range(mention.end, following) if tokens[j] in SEPARATORS - {"(", ")"}),
-                None,
-            )
-            stop = following if stop is None else stop
-            quantity, unit, _ = _amount_in(tokens, mention.end, stop)
-            if quantity is not None:
-                used.update(range(mention.end, stop))
-                text_end = stop
+            stop = _next_stop(tokens, mention.end, following, SEPARATORS | _TAIL_STOPS)
+            unread.append(" ".join(tokens[mention.start : stop]))
+            continue
+        quantity, unit, first, end = read
         items.append(
             FoodItem(
                 food=mention.food,
-                quantity=quantity if quantity is not None else 1.0,
+                quantity=quantity,
                 unit=unit or mention.food.count_unit,
-                text=_words(tokens[min(first, mention.start) : text_end]),
+                text=_words(tokens[first:end]),
                 meal=meal_for(mention.start, markers),
             )
         )
-    return ParsedMeal(items=items, unknown=_unknown_phrases(tokens, used))
+    return ParsedMeal(items=items, unknown=_unknown_phrases(tokens, used) + unread)
 
 
 def _is_content_word(token: str) -> bool:
-    return not (token in FILLER or unit_of(token) or read_amount([token], 0) or not token.isalpha())
+    if token in FILLER or token in DESCRIPTORS or unit_of(token) or read_amount([token], 0):
+        return False
+    return token.isalpha()
 
 
 def _unknown_phrases(tokens: list[str], used: set[int]) -> list[str]:

@@ -116,3 +116,18 @@ def test_tokens_split_numbers_from_units() -> None:
         "2000",
         "kcal",
     ]
+
+
+def test_words_after_a_name_that_make_it_another_food_are_not_logged_as_it() -> None:
+    parsed = parse_food_items("1 apple and 2 eggs florentine", load_food_table())
+    assert [i.food.name for i in parsed.items] == ["apple"]
+    assert parsed.unknown == ["eggs florentine"]
+
+
+@pytest.mark.parametrize(
+    "text", ["2 eggs scrambled", "2 eggs at the office", "2 eggs this morning", "2 eggs, fried"]
+)
+def test_how_or_where_a_food_was_eaten_changes_nothing(text: str) -> None:
+    parsed = parse_food_items(text, load_food_table())
+    assert [(i.food.name, i.quantity) for i in parsed.items] == [("egg", 2)]
+    assert parsed.unknown == []
