@@ -107,6 +107,8 @@ def respond(
     *,
     client_handoffs: bool = False,
 ) -> list[Output]:
+    if replies.is_small_talk(text):
+        return [Message(active, replies.plain_reply(active, text))]
     outputs: list[Output] = []
     current = active
     path = routing.handoff_path(active, text, lookup)

@@ -20,6 +20,19 @@ _OPERATORS = {
     "/": operator.truediv,
 }
 _GREETING = re.compile(r"^\s*(hi|hello|hey|bonjour|good (morning|afternoon|evening))\b", re.I)
+_THANKS = re.compile(r"^\s*(thanks|thank you|thx|merci|cheers)\b", re.I)
+_BYE = re.compile(r"^\s*(bye|goodbye|see you)\b", re.I)
+# A whole message of small talk: no agent would call a tool or hand off for it.
+_SMALL_TALK = re.compile(
+    r"^\s*(hi|hello|hey|bonjour|good (morning|afternoon|evening)|thanks|thank you|thx|merci|"
+    r"cheers|ok|okay|great|bye|goodbye|see you)( (there|so much|a lot|again|later))?[\s!.?]*$",
+    re.I,
+)
+
+
+def is_small_talk(text: str) -> bool:
+    return bool(_SMALL_TALK.match(text))
+
 
 # Openers by a fragment of the tool's name, so NutriSense answers read naturally.
 _LEADS = {
@@ -45,6 +58,10 @@ def plain_reply(persona: Persona, text: str) -> str:
             return f"{left} {op} {right} = {_number(value)}."
     if _GREETING.match(text):
         return f"Hello! I am {persona.name}. How can I help you today?"
+    if _THANKS.match(text):
+        return "You're welcome! Anything else I can help with?"
+    if _BYE.match(text):
+        return "Goodbye!"
     if not text.strip():
         return "Is there anything else I can help you with?"
     topic = text.strip().rstrip("?.! ")

@@ -98,6 +98,15 @@ def test_missing_function_results_is_400_code_3001(client: Mistral, weather_agen
         )
     assert _error_body(forked.value)["code"] == 3001
 
+    # The worker's retry of a failed result step: restart from the call with the results.
+    retried = client.beta.conversations.restart(
+        conversation_id=conversation_id,
+        from_entry_id=str(call.id),
+        inputs=results((call.tool_call_id, "sunny")),
+    )
+    assert retried.conversation_id != conversation_id
+    assert isinstance(retried.outputs[0], models.MessageOutputEntry)
+
     ok = client.beta.conversations.append(
         conversation_id=conversation_id, inputs=results((call.tool_call_id, "sunny"))
     )

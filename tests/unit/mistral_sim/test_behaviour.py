@@ -152,3 +152,10 @@ def test_clauses_for_different_tools_make_parallel_calls() -> None:
     )
     single = behaviour.act(both, "How is my progress so far?")
     assert [o.name for o in single if isinstance(o, behaviour.FunctionCall)] == ["daily_progress"]
+
+
+@pytest.mark.parametrize("text", ["hello", "Thanks!", "thank you so much", "ok", "bye"])
+def test_small_talk_gets_words_not_tools(text: str) -> None:
+    for persona in (ROSTER["router-agent"], ROSTER["daily-progress-agent"]):
+        outputs = behaviour.respond(persona, text, ROSTER.get)
+        assert [type(o) for o in outputs] == [behaviour.Message]
