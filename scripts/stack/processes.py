@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import os
@@ -12,7 +13,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -166,3 +167,16 @@ class ManagedProcess:
 def python_module(module: str, *args: str) -> list[str]:
     """argv that runs `python -m module` with this interpreter (the project's venv)."""
     return [sys.executable, "-m", module, *args]
+
+
+async def apoll(
+    condition: Callable[[], Awaitable[bool]], within: float, interval: float = 0.02
+) -> bool:
+    """`poll` for async checks (a query, a Redis read): True when `condition` held in time."""
+    deadline = time.monotonic() + within
+    while True:
+        if await condition():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(interval)

@@ -148,6 +148,8 @@ class SessionStatus:
     turns: list[TurnRecord]
     metadata: dict[str, str] = field(default_factory=dict)
     pending_approvals: list[dict[str, Any]] = field(default_factory=list)
+    # The Mistral conversation the next turn continues (it changes when a step is restarted).
+    conversation_id: str | None = None
 
 
 def bus_key(tenant_id: str, session_id: str) -> str:

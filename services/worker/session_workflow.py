@@ -206,6 +206,9 @@ class SessionWorkflow:
             await self._finish_cancelled(request.turn_id, self._cancel_reason)
         except (ActivityError, ApplicationError) as err:
             self.needs_restart = True
+            if isinstance(err.cause, CancelledError):  # the activity acknowledged our cancel
+                await self._finish_cancelled(request.turn_id, self._cancel_reason)
+                return
             error = _turn_error(err)
             self._finish(record, "failed", error=error)
             await self._publish(
@@ -498,6 +501,7 @@ class SessionWorkflow:
                 for p in self.approvals.values()
                 if p.approved is None
             ],
+            conversation_id=self.conversation_id,
         )
 
 
