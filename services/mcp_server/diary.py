@@ -30,6 +30,8 @@ from services.mcp_server.results import (
 from services.mcp_server.store import FoodEntry, NutritionStore
 
 MAX_ITEM_GRAMS = 5000.0
+MAX_QUERY_CHARS = 2000
+MAX_ITEMS_PER_LOG = 40
 
 
 class DiaryInputError(ValueError):
@@ -46,6 +48,11 @@ def meal_by_time(moment: dt.datetime) -> str:
     if minutes < 17 * 60 + 30:
         return "snack"
     return "dinner"
+
+
+def _check_length(query: str) -> None:
+    if len(query) > MAX_QUERY_CHARS:
+        raise DiaryInputError(f"the request is too long (over {MAX_QUERY_CHARS} characters)")
 
 
 def _entry_for(item: FoodItem) -> FoodEntry:
@@ -100,6 +107,7 @@ class NutritionDiary:
         return local_date(self.clock, caller.timezone)
 
     async def set_goals(self, caller: CallerIdentity, query: str) -> GoalSettingResult:
+        _check_length(query)
         try:
             update = parse_goals(query)
         except ValueError as exc:
@@ -113,7 +121,10 @@ class NutritionDiary:
         self, caller: CallerIdentity, query: str, request_key: str | None = None
     ) -> FoodLogResult:
         """Log every food in `query`; a repeated `request_key` returns the first call's log."""
+        _check_length(query)
         parsed = parse_food_items(query, self.table)
+        if len(parsed.items) > MAX_ITEMS_PER_LOG:
+            raise DiaryInputError(f"at most {MAX_ITEMS_PER_LOG} foods per log, please split it")
         if not parsed.items:
             unknown = "; ".join(parsed.unknown) or query.strip()
             raise DiaryInputError(

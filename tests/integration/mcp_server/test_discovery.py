@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import httpx2
+from mcp import Client
 
 from tests.fixtures.mcp_server import McpServerProcess
-from tests.integration.mcp_server.mcp_client import mcp_session
+from tests.integration.mcp_server.mcp_client import User, data_of, mcp_session
 
 USER_QUERY_SCHEMA = {
     "type": "object",
@@ -79,3 +80,15 @@ async def test_health_and_host_names(mcp_server: McpServerProcess) -> None:
     assert health.json()["status"] == "ok"
     assert as_service.status_code != 421
     assert as_stranger.status_code == 421
+
+
+async def test_the_modern_protocol_client_works_too(mcp_server: McpServerProcess) -> None:
+    """`mcp.Client` negotiates the 2026-07-28 protocol (no initialize handshake)."""
+    user = User.fresh()
+    async with Client(mcp_server.url) as client:
+        version = client.protocol_version
+        tools = await client.list_tools()
+        result = await client.call_tool("food_log", {"user_query": "1 apple"}, meta=user.meta())
+    assert version >= "2026-07-28"
+    assert len(tools.tools) == 4
+    assert data_of(result)["items"][0]["food"] == "apple"

@@ -147,6 +147,8 @@ async def test_unknown_foods_are_reported_not_invented(mcp_server: McpServerProc
         ("goal_setting", "make me healthier", "no goal found"),
         ("goal_setting", "protein 9000 g", "plausible"),
         ("food_log", "1 slice of milk", "no weight is known"),
+        ("food_log", "1 egg, " * 400, "too long"),
+        ("food_log", "1 egg, " * 41, "at most 40 foods"),
     ],
 )
 async def test_bad_requests_are_error_results(
