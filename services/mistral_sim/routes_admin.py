@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -13,7 +15,8 @@ from services.mistral_sim.state import sim
 
 
 async def healthz(request: Request) -> Response:
-    return JsonResponse({"status": "ok"})
+    # The pid lets a launcher tell its own server from another one bound to the same port.
+    return JsonResponse({"status": "ok", "service": "mistral_sim", "pid": os.getpid()})
 
 
 async def add_fault(request: Request) -> Response:
