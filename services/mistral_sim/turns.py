@@ -139,9 +139,12 @@ class TurnEngine:
 
     def _commit(self, run: TurnRun) -> None:
         conversation = run.conversation
+        finished = now_iso()
+        for output in run.outputs:
+            output["completed_at"] = finished
         conversation.entries.extend([*run.inputs, *run.outputs])
         conversation.active_agent_id = run.next_agent_id
-        conversation.updated_at = now_iso()
+        conversation.updated_at = finished
         if not conversation.stored:
             self.store.conversations.pop(conversation.id, None)
 
