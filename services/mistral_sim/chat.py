@@ -53,7 +53,8 @@ def answer(
     else:
         text = behaviour.text_of(last.content)
         functions = [tool.function.model_dump(mode="json") for tool in tools or []]
-        if functions and tool_choice != "none":
+        forced = tool_choice in ("any", "required") or isinstance(tool_choice, dict)
+        if functions and tool_choice != "none" and (forced or not replies.is_small_talk(text)):
             function = behaviour.pick_function(functions, text)
             arguments = behaviour.arguments_for(function, text)
             calls.append(

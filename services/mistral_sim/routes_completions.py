@@ -121,7 +121,8 @@ async def _respond(
     pacing = sim(request).engine.pacing
     if body.stream:
         return EventSourceResponse(_chunks(model, result, pacing), sep="\n", ping=15)
-    delay = pacing.first_token_s + pacing.token_interval_s * streaming.count_tokens(result.content)
+    pieces = len(streaming.tokens(result.content)) if result.content else 0
+    delay = pacing.first_token_s + pacing.token_interval_s * pieces
     if delay:
         await asyncio.sleep(delay)
     return JsonResponse(_completion(model, result))

@@ -106,3 +106,21 @@ def test_non_stream_store_false_is_not_kept(api: TestClient) -> None:
     response = api.post("/v1/conversations", json={"model": "m", "inputs": "hi", "store": False})
     conversation_id = response.json()["conversation_id"]
     assert api.get(f"/v1/conversations/{conversation_id}").status_code == 404
+
+
+def test_bad_query_parameter_is_a_422(api: TestClient) -> None:
+    response = api.get("/v1/agents", params={"page": "first"})
+    assert response.status_code == 422
+    assert response.json()["message"]["detail"][0]["loc"] == ["query", "page"]
+
+
+def test_chat_small_talk_with_tools_answers_in_words(api: TestClient) -> None:
+    tool = {
+        "type": "function",
+        "function": {"name": "f", "parameters": {"type": "object", "properties": {}}},
+    }
+    body = {"model": "m", "messages": [{"role": "user", "content": "thanks!"}], "tools": [tool]}
+    answer = api.post("/v1/chat/completions", json=body).json()
+    assert answer["choices"][0]["finish_reason"] == "stop"
+    forced = api.post("/v1/chat/completions", json={**body, "tool_choice": "any"}).json()
+    assert forced["choices"][0]["finish_reason"] == "tool_calls"
