@@ -38,7 +38,7 @@ async def test_concurrent_request_on_one_conversation_is_409(
     conversation_id = first.conversation_id
     # Hold the next turn on this conversation in flight for a while.
     sim.add_fault(
-        kind="delay", delay_ms=400, path="/v1/conversations", conversation_id=conversation_id
+        kind="delay", delay_ms=1000, path="/v1/conversations", conversation_id=conversation_id
     )
     slow = asyncio.create_task(
         aclient.beta.conversations.append_async(conversation_id=conversation_id, inputs="one")
