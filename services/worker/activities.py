@@ -50,7 +50,7 @@ class ActivityErrors:
 
 
 @contextlib.asynccontextmanager
-async def heartbeating(every_s: float = 1.0) -> AsyncIterator[None]:
+async def heartbeating(every_s: float = 0.5) -> AsyncIterator[None]:
     """Heartbeat while waiting on something slow (a first token, a tool), so a dead worker shows."""
 
     async def beat() -> None:

@@ -77,7 +77,7 @@ TOOL_RETRY = RetryPolicy(
     maximum_attempts=4,
 )
 # Short: a dead worker must show within seconds (platform notes: kill -> retry ~ this + sticky).
-HEARTBEAT = timedelta(seconds=4)
+HEARTBEAT = timedelta(seconds=3)
 
 
 @dataclass
