@@ -13,8 +13,9 @@ import asyncio
 import logging
 
 import uvicorn
+from sqlalchemy.exc import SQLAlchemyError
 
-from services.common.settings import load_settings
+from services.common.settings import ConfigError, load_settings
 from services.mcp_server.settings import McpServerSettings
 from services.mcp_server.store import NutritionStore
 
@@ -37,7 +38,10 @@ def main(argv: list[str] | None = None) -> None:
     settings = load_settings(McpServerSettings)  # fail fast, with the variable's name
     logging.basicConfig(level=settings.mcp_log_level)
     # Once here, before the workers start, so they never race to create the tables.
-    asyncio.run(_prepare_schema(settings.database_url))
+    try:
+        asyncio.run(_prepare_schema(settings.database_url))
+    except (OSError, SQLAlchemyError) as exc:
+        raise ConfigError(f"cannot open the store at DATABASE_URL: {exc}") from None
     uvicorn.run(
         "services.mcp_server.app:create_app",
         factory=True,

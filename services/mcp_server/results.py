@@ -42,9 +42,10 @@ class GoalValues(BaseModel):
     def of(cls, values: Goals | dict[str, float | None]) -> GoalValues:
         return cls(**(values.as_dict() if isinstance(values, Goals) else values))
 
-    def brief(self, suffix: str = "") -> str:
+    def brief(self, percent: bool = False) -> str:
+        """ "calories 2000 kcal, protein 100 g" (or "calories 25%, ..." for percentages)."""
         parts = [
-            f"{NUTRIENT_LABELS[name].split(' (')[0]} {value:g}{_unit(name)}{suffix}"
+            f"{NUTRIENT_LABELS[name].split(' (')[0]} {value:g}{'%' if percent else _unit(name)}"
             for name, value in self.model_dump().items()
             if value is not None
         ]
@@ -129,13 +130,13 @@ class ProgressResult(ToolResult):
         lines.append(f"Eaten: {self.totals.brief()}.")
         if self.goals.model_dump(exclude_none=True):
             lines.append(f"Goals: {self.goals.brief()}.")
-            lines.append(f"Reached: {self.percent_of_goal.brief(suffix='%').replace(' g%', '%')}.")
+            lines.append(f"Reached: {self.percent_of_goal.brief(percent=True)}.")
             lines.append(f"Remaining: {self.remaining.brief()}.")
         else:
             lines.append("No goals set yet: ask the user for daily targets.")
         for meal, amounts in self.by_meal.items():
             lines.append(f"{meal}: {amounts.brief()}")
-        return "\n".join(lines).replace(" kcal%", "%")
+        return "\n".join(lines)
 
 
 class Suggestion(BaseModel):
@@ -168,6 +169,11 @@ class RecommendationResult(ToolResult):
             f"{self.meal.capitalize()} ideas for {self.date.isoformat()} from {source}.",
             f"Left today: {self.remaining.brief()}.",
             f"Budget for this {self.meal}: {self.meal_budget.brief()}.",
+        ]
+        if not self.meal_plan:
+            lines.append("Today's calorie goal is reached: suggest water or plain vegetables.")
+            return "\n".join(lines)
+        lines += [
             "Suggested meal:",
             *(item.brief() for item in self.meal_plan),
             f"Meal total: {self.meal_plan_totals.brief()}.",

@@ -65,7 +65,7 @@ async def _run(
         result = await operation(caller_identity(_meta(ctx), ctx.headers))
     except (IdentityError, DiaryInputError) as exc:
         return error_result(str(exc))
-    except SQLAlchemyError:
+    except (SQLAlchemyError, OSError):
         logger.exception("diary store failed")
         return error_result("The food diary is unavailable right now; nothing was changed.")
     return CallToolResult(

@@ -7,6 +7,7 @@ import pytest
 
 from services.mcp_server.clock import local_date
 from services.mcp_server.identity import IdentityError, UserKey, caller_identity, idempotency_key
+from services.mcp_server.results import GoalValues, NutrientAmounts, ProgressResult
 from services.mcp_server.settings import McpServerSettings
 
 
@@ -73,3 +74,17 @@ def test_idempotency_key_from_meta_or_header() -> None:
     assert idempotency_key(None, None) is None
     with pytest.raises(IdentityError):
         idempotency_key({"idempotency_key": 42}, None)
+
+
+def test_the_progress_text_shows_percentages_and_remaining() -> None:
+    report = ProgressResult(
+        date=dt.date(2026, 3, 1),
+        goals=GoalValues(calories_kcal=2000, protein_g=100),
+        totals=NutrientAmounts(calories_kcal=500, protein_g=25, carbs_g=60, fat_g=20, fibre_g=5),
+        remaining=GoalValues(calories_kcal=1500, protein_g=75),
+        percent_of_goal=GoalValues(calories_kcal=25, protein_g=25),
+        by_meal={},
+        entries=[],
+    )
+    assert "Reached: calories 25%, protein 25%." in report.text()
+    assert "Remaining: calories 1500 kcal, protein 75 g." in report.text()
