@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import time
 from collections.abc import AsyncIterator
@@ -190,6 +191,7 @@ class SessionActivities:
         )
         roster.approval_timeout_s = self.settings.approval_timeout_s
         roster.tool_timeout_s = self.settings.tool_timeout_s
+        roster.turns_per_run = self.settings.session_turns_per_run
         return roster
 
     @activity.defn
@@ -202,6 +204,8 @@ class SessionActivities:
                 type=ActivityErrors.UNKNOWN_TEAM,
                 non_retryable=True,
             )
+        # Agents belong to one Mistral endpoint: never share a registration between two.
+        origin = hashlib.sha256(self.settings.mistral_server_url.encode()).hexdigest()[:10]
         cached = self._rosters.get(request.team)
         if cached is not None and time.monotonic() - cached[0] < ROSTER_CACHE_S:
             return cached[1]
@@ -212,7 +216,7 @@ class SessionActivities:
             roster: Roster = await self.temporal.execute_workflow(
                 ROSTER_WORKFLOW,
                 request,
-                id=f"roster/{request.team}",
+                id=f"roster/{request.team}/{origin}",
                 task_queue=info.task_queue,
                 result_type=Roster,
                 # Concurrent sessions join the one registration under way; a later one re-checks.

@@ -1,6 +1,6 @@
 """The singleton that registers a team on Mistral: one run per team at a time.
 
-Sessions reach it through `resolve_roster` with workflow id `roster/<team>` and
+Sessions reach it through `resolve_roster` with workflow id `roster/<team>/<endpoint>` and
 USE_EXISTING, so however many sessions start at once, one registration runs and all of them get
 its answer; agents are never created twice.
 """

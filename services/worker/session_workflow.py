@@ -59,7 +59,6 @@ with workflow.unsafe.imports_passed_through():
     )
 
 MAX_STEPS = 8
-CONTINUE_AS_NEW_EVERY = 100  # turns per run, whatever the history size says
 KEEP_RECORDS = 50
 KEEP_SEEN_IDS = 1000
 
@@ -176,7 +175,7 @@ class SessionWorkflow:
     def _should_continue_as_new(self) -> bool:
         return (
             workflow.info().is_continue_as_new_suggested()
-            or self.turns_this_run >= CONTINUE_AS_NEW_EVERY
+            or (self.roster is not None and self.turns_this_run >= self.roster.turns_per_run)
         ) and not self.ended
 
     def _carry(self) -> Carry:

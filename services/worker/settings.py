@@ -26,6 +26,7 @@ class WorkerSettings(ServiceSettings):
     # How long a worker that stops may finish what it runs before Temporal gives it to another.
     graceful_shutdown_s: float = Field(default=20, ge=0)
     max_concurrent_activities: int = Field(default=200, gt=0)
+    session_turns_per_run: int = Field(default=100, gt=0)
 
     @property
     def approval_tool_names(self) -> list[str]:

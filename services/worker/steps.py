@@ -31,6 +31,8 @@ class Roster:
     approval_tools: list[str] = field(default_factory=list)
     approval_timeout_s: float = 300.0
     tool_timeout_s: float = 30.0
+    # A session continues as new after this many turns (or sooner, when Temporal suggests it).
+    turns_per_run: int = 100
 
     def name_of(self, agent_id: str | None) -> str | None:
         for agent in self.agents:
