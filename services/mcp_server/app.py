@@ -17,6 +17,7 @@ from services.common.settings import load_settings
 from services.common.telemetry import setup_telemetry
 from services.mcp_server.clock import Clock, system_clock
 from services.mcp_server.diary import NutritionDiary
+from services.mcp_server.estimates import FoodEstimator, MistralFoodEstimator
 from services.mcp_server.nutrition import load_food_table
 from services.mcp_server.server import SERVER_NAME, build_server
 from services.mcp_server.settings import McpServerSettings
@@ -46,6 +47,16 @@ def _routes(server: MCPServer, settings: McpServerSettings) -> list[Route]:
     return [*streamable.routes, *legacy_sse.routes]  # type: ignore[list-item]
 
 
+def _estimator(settings: McpServerSettings) -> FoodEstimator | None:
+    if not settings.estimates_enabled or settings.mistral_api_key is None:
+        return None
+    return MistralFoodEstimator(
+        settings.mistral_api_key.get_secret_value(),
+        model=settings.nutrisense_estimate_model,
+        server_url=settings.nutrisense_estimate_server_url,
+    )
+
+
 def create_app(
     settings: McpServerSettings | None = None,
     clock: Clock = system_clock,
@@ -61,7 +72,8 @@ def create_app(
     # Stateless requests each open and close a "session": that is not news worth a log line.
     logging.getLogger("mcp.server.streamable_http").setLevel(logging.WARNING)
     store = NutritionStore.from_url(settings.database_url)
-    server = build_server(NutritionDiary(store, load_food_table(), clock))
+    diary = NutritionDiary(store, load_food_table(), clock, estimator=_estimator(settings))
+    server = build_server(diary)
     routes = _routes(server, settings)
 
     async def healthz(_request: Request) -> JSONResponse:

@@ -9,6 +9,7 @@ import datetime as dt
 import re
 
 from services.mcp_server.clock import Clock, local_date, system_clock
+from services.mcp_server.estimates import FoodEstimate, FoodEstimator
 from services.mcp_server.identity import CallerIdentity
 from services.mcp_server.nutrients import Nutrients, percent_of_goals, remaining
 from services.mcp_server.nutrition import FoodTable, UnitError
@@ -82,6 +83,28 @@ def _logged(entry: FoodEntry) -> LoggedItem:
         grams=entry.grams,
         meal=entry.meal,
         nutrients=NutrientAmounts.of(entry.nutrients),
+        estimated=entry.estimated,
+    )
+
+
+def _estimated_entry(estimate: FoodEstimate, phrase: str, meal: str | None) -> FoodEntry:
+    per_100g = Nutrients(
+        estimate.calories_kcal_per_100g,
+        estimate.protein_g_per_100g,
+        estimate.carbs_g_per_100g,
+        estimate.fat_g_per_100g,
+        estimate.fibre_g_per_100g,
+    )
+    grams = round(estimate.grams, 1)
+    return FoodEntry(
+        food=estimate.name.strip().lower(),
+        description=phrase,
+        quantity=grams,
+        unit="g",
+        grams=grams,
+        meal=meal,
+        nutrients=per_100g.scaled(grams / 100).rounded(),
+        estimated=True,
     )
 
 
@@ -98,10 +121,17 @@ def _suggestion(portion: Portion) -> Suggestion:
 class NutritionDiary:
     """Goals, food log, recommendations and progress for the caller, on their local date."""
 
-    def __init__(self, store: NutritionStore, table: FoodTable, clock: Clock = system_clock):
+    def __init__(
+        self,
+        store: NutritionStore,
+        table: FoodTable,
+        clock: Clock = system_clock,
+        estimator: FoodEstimator | None = None,
+    ) -> None:
         self.store = store
         self.table = table
         self.clock = clock
+        self.estimator = estimator  # opt-in fallback for foods the table does not know
 
     def _today(self, caller: CallerIdentity) -> dt.date:
         return local_date(self.clock, caller.timezone)
@@ -121,17 +151,7 @@ class NutritionDiary:
         self, caller: CallerIdentity, query: str, request_key: str | None = None
     ) -> FoodLogResult:
         """Log every food in `query`; a repeated `request_key` returns the first call's log."""
-        _check_length(query)
-        parsed = parse_food_items(query, self.table)
-        if len(parsed.items) > MAX_ITEMS_PER_LOG:
-            raise DiaryInputError(f"at most {MAX_ITEMS_PER_LOG} foods per log, please split it")
-        if not parsed.items:
-            unknown = "; ".join(parsed.unknown) or query.strip()
-            raise DiaryInputError(
-                f"no known food found in '{unknown}': nothing was logged. Use common food "
-                "names with amounts, e.g. '2 eggs and 1 slice of whole wheat bread'"
-            )
-        entries = [_entry_for(item) for item in parsed.items]
+        entries, unknown = await self._entries_for(query)
         day = self._today(caller)
         added = await self.store.add_entries(caller.user, day, entries, self.clock(), request_key)
         if not added and request_key is not None:  # a retry: report what the first call logged
@@ -143,11 +163,32 @@ class NutritionDiary:
         return FoodLogResult(
             date=day,
             items=[_logged(e) for e in entries],
-            unknown=parsed.unknown,
+            unknown=unknown,
             logged_totals=NutrientAmounts.of(Nutrients.total([e.nutrients for e in entries])),
             day_totals=NutrientAmounts.of(day_totals),
             remaining=GoalValues.of(remaining(goals, day_totals)),
         )
+
+    async def _entries_for(self, query: str) -> tuple[list[FoodEntry], list[str]]:
+        """The diary entries `query` describes, and the phrases naming no food we know."""
+        _check_length(query)
+        parsed = parse_food_items(query, self.table)
+        if len(parsed.items) + len(parsed.unknown) > MAX_ITEMS_PER_LOG:
+            raise DiaryInputError(f"at most {MAX_ITEMS_PER_LOG} foods per log, please split it")
+        entries = [_entry_for(item) for item in parsed.items]
+        unknown = parsed.unknown
+        if self.estimator is not None and unknown:
+            meals = {item.meal for item in parsed.items} or {first_meal(tokenize(query))}
+            meal = meals.pop() if len(meals) == 1 else None
+            estimates = [(p, await self.estimator.estimate(p)) for p in unknown]
+            entries += [_estimated_entry(e, p, meal) for p, e in estimates if e is not None]
+            unknown = [p for p, e in estimates if e is None]
+        if not entries:
+            raise DiaryInputError(
+                f"no known food found in '{'; '.join(unknown) or query.strip()}': nothing was "
+                "logged. Use common food names with amounts, e.g. '2 eggs and 1 slice of bread'"
+            )
+        return entries, unknown
 
     async def progress(self, caller: CallerIdentity, query: str) -> ProgressResult:
         day = self._today(caller)

@@ -64,9 +64,13 @@ class LoggedItem(BaseModel):
     grams: float
     meal: str | None
     nutrients: NutrientAmounts
+    estimated: bool = Field(
+        default=False, description="true when the values are a model's estimate, not the table's"
+    )
 
     def brief(self) -> str:
         meal = f" [{self.meal}]" if self.meal else ""
+        meal += " (estimate, not from the table)" if self.estimated else ""
         return (
             f"- {self.food}: {self.quantity:g} {self.unit} ({self.grams:g} g){meal}: "
             f"{self.nutrients.brief()}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from services.common.settings import ServiceSettings
 
@@ -20,6 +20,16 @@ class McpServerSettings(ServiceSettings):
     # Answer stateless POSTs with plain JSON (no SSE framing): fastest for the worker's calls.
     mcp_json_response: bool = True
     mcp_log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
+    # Opt-in: estimate foods the table does not know with Mistral (needs a real key).
+    nutrisense_estimate_unknown_foods: bool = False
+    nutrisense_estimate_model: str = "mistral-small-latest"
+    mistral_api_key: SecretStr | None = None
+    # Unset: Mistral's own API. (The offline simulator cannot answer in JSON-schema mode.)
+    nutrisense_estimate_server_url: str | None = None
+
+    @property
+    def estimates_enabled(self) -> bool:
+        return self.nutrisense_estimate_unknown_foods and self.mistral_api_key is not None
 
     @property
     def allowed_hosts(self) -> list[str]:

@@ -50,6 +50,8 @@ food_entries = sa.Table(
     sa.Column("unit", sa.String(16), nullable=False),
     sa.Column("grams", sa.Float, nullable=False),
     *(sa.Column(name, sa.Float, nullable=False) for name in Nutrients.NAMES),
+    # True when the nutrients are a model's estimate rather than the table's values.
+    sa.Column("estimated", sa.Boolean, nullable=False, server_default=sa.false()),
     # The caller's idempotency key of the food_log call that wrote this entry, if it sent one.
     sa.Column("request_key", sa.String(200)),
     sa.Index("ix_food_entries_user_day", "tenant_id", "user_id", "local_date"),
@@ -79,6 +81,7 @@ class FoodEntry:
     grams: float
     nutrients: Nutrients
     meal: str | None = None
+    estimated: bool = False
     id: int | None = None
     logged_at: dt.datetime | None = None
 
@@ -219,6 +222,7 @@ class NutritionStore:
                 "grams": entry.grams,
                 **entry.nutrients.as_dict(),
                 "request_key": request_key,
+                "estimated": entry.estimated,
             }
             for entry in entries
         ]
@@ -274,6 +278,7 @@ class NutritionStore:
                 unit=row.unit,
                 grams=row.grams,
                 meal=row.meal,
+                estimated=bool(row.estimated),
                 logged_at=row.logged_at,
                 nutrients=Nutrients(*(float(getattr(row, name)) for name in Nutrients.NAMES)),
             )

@@ -185,6 +185,8 @@ def _unknown_phrases(tokens: list[str], used: set[int]) -> list[str]:
         if clause and has_content and not used.intersection(clause):
             while tokens[clause[0]] in FILLER - {"a", "an"}:
                 clause.pop(0)
+            while tokens[clause[-1]] in FILLER:
+                clause.pop()
             phrases.append(" ".join(tokens[p] for p in clause))
         clause = []
     return phrases
