@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
+from typing import Any
+
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.prompts import Prompt
 from mcp.server.mcpserver.tools import Tool
@@ -18,8 +22,9 @@ INSTRUCTIONS = (
 )
 
 
-def _tool(fn: object, title: str, annotations: ToolAnnotations) -> Tool:
-    tool = Tool.from_function(fn, title=title, annotations=annotations)  # type: ignore[arg-type]
+def _tool(fn: Callable[..., Any], title: str, annotations: ToolAnnotations) -> Tool:
+    description = inspect.cleandoc(fn.__doc__ or "")  # the docstring without its indentation
+    tool = Tool.from_function(fn, title=title, description=description, annotations=annotations)
     # Publish exactly the agents' schema, not the one derived from the signature (titles etc.).
     return tool.model_copy(update={"parameters": USER_QUERY_SCHEMA})
 

@@ -101,8 +101,9 @@ class NutriSenseTools:
         coffee for breakfast" or "half a cup of rice and 150g grilled chicken for lunch".
         Amounts may be counts, grams, ml, cups, slices, tbsp, bowls...; the meal is taken from
         the text when named. Nutrients come from a nutrition table (values per 100 g), never
-        guessed: foods the table does not know are listed as not logged. Returns each item
-        logged, this log's totals and today's totals.
+        guessed: foods the table does not know are listed as not logged (or, where enabled,
+        logged as marked estimates). Returns each item logged, this log's totals and today's
+        totals.
         """
         return await _run(
             ctx,

@@ -33,6 +33,7 @@ async def test_tools_have_the_agents_names_schema_and_annotations(
     for tool in tools.values():
         assert tool.input_schema == USER_QUERY_SCHEMA
         assert len(tool.description or "") > 80
+        assert "\n    " not in (tool.description or "")  # no docstring indentation
         assert tool.output_schema is not None  # structuredContent is typed
         assert tool.annotations is not None
         assert tool.annotations.open_world_hint is False
