@@ -48,15 +48,15 @@ async def test_mcp_server_down_fails_the_turn_cleanly_and_a_restart_recovers(
         async with running_worker(temporal_client, bus_redis, settings) as driver:
             handle = await driver.start()
             first = await driver.submit(handle, "Set my calorie goal to 2000 calories.")
-            events = await driver.events_until_done(handle, first.turn_id)
-            assert events[-1].type == "turn.completed"
+            logged = await driver.events_until_done(handle, first.turn_id)
+            assert logged[-1].type == "turn.completed"
 
             mcp.process.stop()
             down = await driver.submit(handle, "I had 2 eggs for breakfast.")
-            events = [
+            parsed = [
                 parse_event(e.data) for e in await driver.events_until_done(handle, down.turn_id)
             ]
-            failed = [e for e in events if e.turn_id == down.turn_id][-1]
+            failed = [e for e in parsed if e.turn_id == down.turn_id][-1]
             assert isinstance(failed, TurnFailed)
             assert failed.error.code == "tool_unavailable"
 
@@ -67,11 +67,9 @@ async def test_mcp_server_down_fails_the_turn_cleanly_and_a_restart_recovers(
             again.wait_ready(lambda: http_ok(f"{mcp.base_url}/healthz"))
             try:
                 up = await driver.submit(handle, "I had 2 eggs for breakfast.")
-                events = await driver.events_until_done(handle, up.turn_id)
-                assert events[-1].type == "turn.completed"
-                assert '"name":"food_log"' in events[-2].data or any(
-                    e.type == "tool.result" and "Logged" in e.data for e in events
-                )
+                logged = await driver.events_until_done(handle, up.turn_id)
+                assert logged[-1].type == "turn.completed"
+                assert any(e.type == "tool.result" and "Logged" in e.data for e in logged)
             finally:
                 again.stop()
     finally:
