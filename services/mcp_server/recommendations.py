@@ -38,6 +38,9 @@ MEAL_SLOTS: dict[str, list[tuple[frozenset[str], float]]] = {
     "snack": [(frozenset({"fruit", "nut", "dairy", "snack"}), 1.0)],
 }
 MAX_PORTION_G = 350.0
+SMALL_UNIT_G = 25.0
+LIMIT_ONLY = frozenset({"fat_g"})
+BEAM_WIDTH = 12
 SNACK_LIKE = frozenset({"sweet", "drink", "condiment", "fat"})
 
 
@@ -85,13 +88,17 @@ def meal_budget(goals: Goals, totals: Nutrients, meal: str) -> Nutrients:
 
 
 def portion_for(food: Food, kcal_target: float) -> Portion:
-    """The food in its usual unit, in steps of half a unit, closest to `kcal_target`."""
+    """The food in its usual unit, closest to `kcal_target`: in half units up to 3 (a cup, a
+    fillet), or in whole units when the unit is small (almonds, shrimp), within 350 g."""
     unit = food.default_unit
     grams_per_unit = food.unit_grams[unit]
     kcal_per_unit = food.per_100g.calories_kcal * grams_per_unit / 100.0
-    steps = round(kcal_target / kcal_per_unit * 2) if kcal_per_unit > 0 else 2
-    max_steps = max(1, min(6, int(2 * MAX_PORTION_G / grams_per_unit)))
-    quantity = min(max(steps, 1), max_steps) / 2
+    step = 1.0 if grams_per_unit < SMALL_UNIT_G else 0.5
+    most = (
+        MAX_PORTION_G / grams_per_unit if step == 1.0 else min(3.0, MAX_PORTION_G / grams_per_unit)
+    )
+    wanted = kcal_target / kcal_per_unit if kcal_per_unit > 0 else 1.0
+    quantity = min(max(round(wanted / step) * step, step), max(step, most // step * step))
     grams = round(quantity * grams_per_unit, 1)
     return Portion(food, quantity, unit, grams, food.nutrients_for(grams))
 
@@ -102,35 +109,58 @@ def distance(budget: Nutrients, eaten: Nutrients, goals: Goals) -> float:
     total = 0.0
     for name in Nutrients.NAMES:
         gap = getattr(budget, name) - getattr(eaten, name)
-        # Going over costs twice as much as falling short: budgets are upper bounds.
-        total += (abs(gap) if gap >= 0 else 2 * abs(gap)) / float(scale[name] or 1.0)
+        # Going over costs twice as much as falling short: budgets are upper bounds. Fat is
+        # only a limit: a meal that leaves fat budget unused is no worse for it.
+        shortfall = 0.0 if name in LIMIT_ONLY else gap
+        total += (shortfall if gap >= 0 else 2 * -gap) / float(scale[name] or 1.0)
     return total
+
+
+def _plan_meal(budget: Nutrients, candidates: list[Food], goals: Goals, meal: str) -> list[Portion]:
+    """Fill the meal's slots with a small beam search: after each slot keep the few partial
+    meals closest to that point's share of the budget; the final pick is judged whole."""
+    beam: list[tuple[Portion, ...]] = [()]
+    done = 0.0
+    for categories, share in MEAL_SLOTS[meal]:
+        done += share
+        target = budget.scaled(done)
+        options = [
+            portion_for(food, budget.calories_kcal * share)
+            for food in candidates
+            if food.category in categories
+        ]
+        grown = [
+            (*plan, option)
+            for plan in beam
+            for option in options
+            if option.food not in (p.food for p in plan)
+        ]
+        if not grown:
+            continue
+        grown.sort(key=lambda plan: (distance(target, _sum(plan), goals), _names(plan)))
+        beam = grown[:BEAM_WIDTH]
+    return list(beam[0])
+
+
+def _sum(plan: tuple[Portion, ...]) -> Nutrients:
+    return Nutrients.total([p.nutrients for p in plan])
+
+
+def _names(plan: tuple[Portion, ...]) -> tuple[str, ...]:
+    return tuple(p.food.name for p in plan)
 
 
 def recommend_meal(table: FoodTable, goals: Goals, totals: Nutrients, meal: str) -> MealAdvice:
     budget = meal_budget(goals, totals, meal)
+    if budget.calories_kcal < 50:
+        return MealAdvice(budget=budget, plan=[], alternatives=[])
     candidates = [f for f in table.for_meal(meal) if f.category not in SNACK_LIKE]
-    plan: list[Portion] = []
-    eaten = Nutrients()
-    if budget.calories_kcal >= 50:
-        for categories, share in MEAL_SLOTS[meal]:
-            options = [
-                portion_for(food, budget.calories_kcal * share)
-                for food in candidates
-                if food.category in categories and food not in (p.food for p in plan)
-            ]
-            if options:
-                best = min(
-                    options,
-                    key=lambda p: (distance(budget, eaten + p.nutrients, goals), p.food.name),
-                )
-                plan.append(best)
-                eaten = eaten + best.nutrients
+    plan = _plan_meal(budget, candidates, goals, meal)
     chosen = {p.food.name for p in plan}
     singles = [
         portion_for(food, budget.calories_kcal * 0.5)
         for food in candidates
-        if food.name not in chosen and budget.calories_kcal >= 50
+        if food.name not in chosen
     ]
-    singles.sort(key=lambda p: (distance(budget, p.nutrients, goals), p.food.name))
+    singles.sort(key=lambda p: (distance(budget.scaled(0.5), p.nutrients, goals), p.food.name))
     return MealAdvice(budget=budget, plan=plan, alternatives=singles[:4])

@@ -6,7 +6,7 @@ import pytest
 
 from services.mcp_server.nutrients import Goals, Nutrients, percent_of_goals, remaining
 from services.mcp_server.nutrition import load_food_table
-from services.mcp_server.recommendations import meal_budget, meal_share, recommend_meal
+from services.mcp_server.recommendations import meal_budget, meal_share, portion_for, recommend_meal
 
 
 def test_totals_are_sums_of_rounded_items() -> None:
@@ -71,3 +71,24 @@ def test_no_plan_when_the_day_is_already_full() -> None:
     )
     assert advice.plan == []
     assert advice.alternatives == []
+
+
+def test_a_balanced_day_gets_a_dinner_close_to_its_budget() -> None:
+    goals = Goals(calories_kcal=2200, protein_g=150, carbs_g=220, fat_g=70, fibre_g=30)
+    advice = recommend_meal(load_food_table(), goals, Nutrients(), "dinner")
+    total = Nutrients.total([p.nutrients for p in advice.plan])
+    assert advice.budget.calories_kcal == 990  # capped at 1.5 x 30 % of 2200
+    assert abs(total.calories_kcal - 990) <= 0.15 * 990
+    assert abs(total.protein_g - advice.budget.protein_g) <= 0.15 * advice.budget.protein_g
+    assert total.fat_g <= advice.budget.fat_g
+
+
+def test_portions_use_natural_units() -> None:
+    table = load_food_table()
+    shrimp, rice = table.lookup("shrimp"), table.lookup("rice")
+    assert shrimp is not None
+    assert rice is not None
+    small = portion_for(shrimp, 200)  # 6 g pieces are counted whole: 34 x 5.9 kcal
+    assert (small.unit, small.quantity) == ("piece", 34)
+    large = portion_for(rice, 2000)  # at most 350 g: two cups of 158 g
+    assert (large.unit, large.quantity, large.grams) == ("cup", 2.0, 316.0)
