@@ -1,10 +1,10 @@
 """Meal suggestions computed from what is left of today's goals.
 
-The meal's budget is its share of what remains (dinner, the last main meal, gets all of it).
-A meal is built slot by slot (e.g. protein, then grain, then vegetable for dinner): for each
-slot, every table food for that meal is sized to the slot's calories in its natural unit, and
-the one that brings the meal closest to the budget across all nutrients wins. Deterministic:
-ties go to the alphabetically first food.
+The meal's budget is its share of what remains (dinner, the last main meal, gets all of it,
+within a cap). A meal has slots (protein, grain, vegetable for dinner); every table food tagged
+for that meal is sized to its slot's calories in its natural unit, and a small beam search keeps
+the combinations closest to the budget (each nutrient relative to its daily goal; fat counts only
+when over). Deterministic: ties go to the alphabetically first foods.
 """
 
 from __future__ import annotations
