@@ -10,6 +10,7 @@ pytest_plugins = [
     "tests.fixtures.servers",
     "tests.fixtures.mistral_sim",
     "tests.fixtures.mcp_server",
+    "tests.fixtures.gateway",
     "tests.fixtures.worker",
 ]
 

@@ -1,0 +1,42 @@
+"""`python -m services.gateway --host 127.0.0.1 --port 8000`: the gateway under gunicorn.
+
+Settings are checked here first so a missing `GATEWAY_API_KEYS` is one line, not a worker boot
+traceback; then this process becomes the gunicorn master (signals reach it directly).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from services.common.settings import RedisSettings, TemporalSettings, load_settings
+from services.gateway.settings import GatewaySettings
+
+CONFIG = Path(__file__).resolve().parent / "gunicorn_conf.py"
+APP = "services.gateway.app:app"
+
+
+def gunicorn_argv(host: str, port: int, workers: int | None) -> list[str]:
+    argv = [sys.executable, "-m", "gunicorn", "-c", str(CONFIG)]
+    argv += ["-k", "uvicorn_worker.UvicornWorker", "--bind", f"{host}:{port}"]
+    if workers is not None:
+        argv += ["--workers", str(workers)]
+    return [*argv, APP]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m services.gateway", description=__doc__)
+    parser.add_argument("--host", default=os.environ.get("GATEWAY_HOST", "0.0.0.0"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GATEWAY_PORT", "8000")))
+    parser.add_argument("--workers", type=int, default=None, help="default: WEB_CONCURRENCY")
+    args = parser.parse_args(argv)
+    for settings in (GatewaySettings, TemporalSettings, RedisSettings):
+        load_settings(settings)  # raises ConfigError: one line naming the variable
+    command = gunicorn_argv(args.host, args.port, args.workers)
+    os.execv(command[0], command)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""The gateway app: `create_app()`, and `app` for `gunicorn services.gateway.app:app`.
+
+Each worker process builds its own Temporal client, Redis client and event fan-out (one pub/sub
+connection) in the lifespan, and closes them after the last stream has drained.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import redis.asyncio as aioredis
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from temporalio.client import Client
+from temporalio.contrib.opentelemetry import TracingInterceptor
+
+from services.common.bus import EventBus
+from services.common.fanout import Fanout
+from services.common.settings import RedisSettings, TemporalSettings, load_settings
+from services.common.telemetry import setup_telemetry
+from services.gateway.auth import ApiKeys
+from services.gateway.guard import GuardMiddleware
+from services.gateway.problems import EXCEPTION_HANDLERS
+from services.gateway.ratelimit import RequestLimiter, StreamSlots
+from services.gateway.routes import docs, events, health, sessions
+from services.gateway.settings import GatewaySettings
+from services.gateway.state import Gateway
+from services.gateway.streams import StreamOptions
+from services.gateway.temporal import SessionClient
+
+log = logging.getLogger(__name__)
+
+
+@contextlib.asynccontextmanager
+async def _resources(
+    settings: GatewaySettings, temporal: TemporalSettings, redis_settings: RedisSettings
+) -> AsyncIterator[Gateway]:
+    keys = ApiKeys(settings.api_keys)
+    keys.warn_if_dev_key()
+    client = await Client.connect(
+        temporal.address, namespace=temporal.namespace, interceptors=[TracingInterceptor()]
+    )
+    redis = aioredis.from_url(redis_settings.redis_url)
+    bus = EventBus(
+        redis, maxlen=redis_settings.event_log_maxlen, ttl_s=redis_settings.event_log_ttl_s
+    )
+    fanout = Fanout(redis, bus, queue_size=settings.gateway_client_queue)
+    slots = StreamSlots(redis, settings.gateway_max_streams)
+    await fanout.start()
+    slots.start()
+    try:
+        yield Gateway(
+            settings=settings,
+            keys=keys,
+            sessions=SessionClient(
+                client, temporal.task_queue, timeout_s=settings.gateway_temporal_timeout_s
+            ),
+            redis=redis,
+            fanout=fanout,
+            limiter=RequestLimiter(redis, settings.gateway_rate_limit),
+            slots=slots,
+            stream_options=StreamOptions(ping_s=settings.gateway_sse_ping_s),
+        )
+    finally:
+        await slots.close()
+        await fanout.close()
+        await redis.aclose()
+
+
+def create_app(
+    settings: GatewaySettings | None = None,
+    *,
+    temporal: TemporalSettings | None = None,
+    redis: RedisSettings | None = None,
+    telemetry: bool = True,
+) -> Starlette:
+    """The app; settings default to the environment (a missing GATEWAY_API_KEYS stops here)."""
+    settings = settings or load_settings(GatewaySettings)
+    temporal = temporal or load_settings(TemporalSettings)
+    redis_settings = redis or load_settings(RedisSettings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with _resources(settings, temporal, redis_settings) as gateway:
+            app.state.gateway = gateway
+            log.info("gateway ready (task queue %s)", temporal.task_queue)
+            yield
+
+    app = Starlette(
+        routes=[*health.ROUTES, *docs.ROUTES, *sessions.ROUTES, *events.ROUTES],
+        middleware=[Middleware(GuardMiddleware)],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+    )
+    if telemetry:
+        setup_telemetry("gateway", app=app, redis=True)
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    # `app` is built on first access, so importing this module needs no environment.
+    if name == "app":
+        built = create_app()
+        globals()["app"] = built
+        return built
+    raise AttributeError(name)

@@ -1,0 +1,33 @@
+"""Gunicorn settings for the gateway (`gunicorn -c services/gateway/gunicorn_conf.py`).
+
+Every value can be overridden from the environment; the names are the ones the Docker image and
+the local stack set. Under uvicorn workers `timeout` is a liveness heartbeat, not a request limit,
+so SSE streams may stay open for hours.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+bind = os.environ.get("GATEWAY_BIND", "0.0.0.0:8000")
+worker_class = "uvicorn_worker.UvicornWorker"
+workers = _int("WEB_CONCURRENCY", min(4, multiprocessing.cpu_count() * 2))
+# SIGTERM: workers stop accepting, SSE streams close (clients resume elsewhere), then exit; the
+# graceful timeout must stay under Compose's stop_grace_period.
+graceful_timeout = _int("GATEWAY_GRACEFUL_TIMEOUT", 25)
+timeout = _int("GATEWAY_WORKER_TIMEOUT", 60)
+keepalive = _int("GATEWAY_KEEPALIVE", 5)
+# The gunicornc control socket is a management back door nobody here uses.
+control_socket_disable = True
+accesslog = "-" if os.environ.get("GATEWAY_ACCESS_LOG", "1") != "0" else None
+errorlog = "-"
+loglevel = os.environ.get("GATEWAY_LOG_LEVEL", "info")
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+proc_name = "durable-agents-gateway"

@@ -1,0 +1,44 @@
+"""Session and turn ids: what a valid one looks like and how new ones are made."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+
+# A session id is chosen by the gateway (`ses_...`) or by the client on its first message.
+SESSION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
+# Turn and approval ids come from the gateway and the worker; bounded, printable, no slashes.
+REF_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
+# Printable ASCII, as the IETF Idempotency-Key draft and Stripe allow.
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
+
+_SESSION_RE = re.compile(SESSION_ID_PATTERN)
+_REF_RE = re.compile(REF_ID_PATTERN)
+_IDEMPOTENCY_RE = re.compile(IDEMPOTENCY_KEY_PATTERN)
+
+
+def new_session_id() -> str:
+    return f"ses_{uuid.uuid4().hex}"
+
+
+def new_turn_id() -> str:
+    return f"turn_{uuid.uuid4().hex}"
+
+
+def idempotent_turn_id(tenant_id: str, session_id: str, key: str) -> str:
+    """The same (tenant, session, key) always names the same turn: a retry finds the original."""
+    digest = hashlib.sha256(f"{tenant_id}\x00{session_id}\x00{key}".encode()).hexdigest()
+    return f"turn_{digest[:32]}"
+
+
+def valid_session_id(value: str) -> bool:
+    return _SESSION_RE.fullmatch(value) is not None
+
+
+def valid_ref_id(value: str) -> bool:
+    return _REF_RE.fullmatch(value) is not None
+
+
+def valid_idempotency_key(value: str) -> bool:
+    return _IDEMPOTENCY_RE.fullmatch(value) is not None

@@ -1,0 +1,145 @@
+"""Request and response bodies (pydantic): the validation and the OpenAPI schemas in one place."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from services.common.sessions import MAX_INPUT_CHARS
+from services.gateway.ids import SESSION_ID_PATTERN
+
+
+class _Body(BaseModel):
+    # Unknown fields are an error (a typo such as `on_bussy` must not pass silently), and
+    # nothing is coerced: `"approve": "y"` is not a boolean.
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class CreateSession(_Body):
+    """Start a session. Everything is optional."""
+
+    agent: str = Field(default="nutrisense", min_length=1, max_length=64)
+    user_id: str | None = Field(default=None, pattern=SESSION_ID_PATTERN)
+    metadata: dict[str, str] = Field(default_factory=dict, max_length=32)
+    timezone: str | None = Field(default=None, min_length=1, max_length=64, examples=["UTC"])
+
+    @field_validator("metadata")
+    @classmethod
+    def _small_metadata(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, item in value.items():
+            if not 1 <= len(key) <= 64 or len(item) > 512:
+                raise ValueError("metadata keys are 1-64 characters, values at most 512")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            ZoneInfo(value)
+        except Exception:  # ValueError, ZoneInfoNotFoundError, or a path-like name
+            raise ValueError("not an IANA time zone name (e.g. Europe/Paris)") from None
+        return value
+
+
+class SendMessage(_Body):
+    """A user message: one turn of the conversation."""
+
+    input: str = Field(min_length=1, max_length=MAX_INPUT_CHARS)
+    on_busy: Literal["enqueue", "reject", "interrupt"] = "enqueue"
+
+    @field_validator("input")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("input must not be blank")
+        return value
+
+
+class CancelBody(_Body):
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class ApprovalBody(_Body):
+    approve: bool
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class SessionCreated(BaseModel):
+    session_id: str
+    agent: str
+    user_id: str
+    events_url: str
+    messages_url: str
+
+
+class TurnAccepted(BaseModel):
+    turn_id: str
+    status: Literal["queued", "running", "completed", "failed", "cancelled"]
+    position: int | None
+    duplicate: bool
+    interrupted: list[str]
+    events_url: str
+
+
+class CancelAccepted(BaseModel):
+    turn_id: str
+    status: Literal["queued", "running", "completed", "failed", "cancelled"]
+
+
+class TurnUsageOut(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class TurnErrorOut(BaseModel):
+    code: str
+    message: str
+
+
+class TurnOut(BaseModel):
+    turn_id: str
+    status: Literal["queued", "running", "completed", "failed", "cancelled"]
+    submitted_at: str
+    started_at: str | None
+    finished_at: str | None
+    output: str | None
+    usage: TurnUsageOut | None
+    error: TurnErrorOut | None
+    steps: int
+    agent: str | None
+
+
+class SessionOut(BaseModel):
+    session_id: str
+    tenant_id: str
+    user_id: str
+    agent: str
+    state: Literal["open", "ended"]
+    created_at: str
+    running_turn: str | None
+    queued_turns: list[str]
+    turns: list[TurnOut]
+    metadata: dict[str, str]
+    pending_approvals: list[dict[str, Any]]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    checks: dict[str, str] = Field(default_factory=dict)
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None

@@ -1,0 +1,245 @@
+"""The OpenAPI 3.1 document, built from the same pydantic models that validate the bodies."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel
+
+from services.gateway.ids import IDEMPOTENCY_KEY_PATTERN, REF_ID_PATTERN, SESSION_ID_PATTERN
+from services.gateway.models import (
+    ApprovalBody,
+    CancelAccepted,
+    CancelBody,
+    CreateSession,
+    Health,
+    ProblemDetails,
+    SendMessage,
+    SessionCreated,
+    SessionOut,
+    TurnAccepted,
+)
+
+REF = "#/components/schemas/{model}"
+REQUEST_MODELS: tuple[type[BaseModel], ...] = (CreateSession, SendMessage, CancelBody, ApprovalBody)
+RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
+    SessionCreated,
+    SessionOut,
+    TurnAccepted,
+    CancelAccepted,
+    Health,
+    ProblemDetails,
+)
+
+PROBLEM_TEXT = {
+    400: "Malformed request (JSON, header or event id)",
+    401: "Missing or invalid API key",
+    404: "No such session (or another tenant's), turn or approval",
+    409: "The session is busy (on_busy=reject) or ended, or the turn already finished",
+    413: "Body or input too large",
+    415: "The body is not JSON",
+    422: "The body does not match the schema",
+    429: "Rate limited (see Retry-After)",
+    502: "The session answered with an unexpected error",
+    503: "Temporal or Redis unavailable (see Retry-After)",
+}
+COMMON = (401, 429, 503)
+
+
+def _schema(model: type[BaseModel], mode: str) -> dict[str, Any]:
+    return model.model_json_schema(ref_template=REF, mode=mode)  # type: ignore[arg-type]
+
+
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": REF.format(model=model.__name__)}
+
+
+def _json(model: type[BaseModel], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref(model)}}}
+
+
+def _problems(*codes: int) -> dict[str, Any]:
+    return {
+        str(code): {
+            "description": PROBLEM_TEXT[code],
+            "content": {"application/problem+json": {"schema": _ref(ProblemDetails)}},
+        }
+        for code in sorted({*codes, *COMMON})
+    }
+
+
+def _body(model: type[BaseModel], *, required: bool = True) -> dict[str, Any]:
+    return {"required": required, "content": {"application/json": {"schema": _ref(model)}}}
+
+
+def _path(name: str, pattern: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": {"type": "string", "pattern": pattern},
+    }
+
+
+SID = _path("sid", SESSION_ID_PATTERN, "Session id")
+SSE = {
+    "description": "Server-sent events: `id` is the bus id, `event` the event type, `data` JSON",
+    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+}
+
+
+def _operations() -> dict[str, Any]:
+    return {
+        "/v1/sessions": {
+            "post": {
+                "operationId": "createSession",
+                "summary": "Start a session",
+                "requestBody": _body(CreateSession, required=False),
+                "responses": {
+                    "201": _json(SessionCreated, "The session was started"),
+                    **_problems(400, 409, 413, 415, 422),
+                },
+            }
+        },
+        "/v1/sessions/{sid}": {
+            "parameters": [SID],
+            "get": {
+                "operationId": "getSession",
+                "summary": "The session's status and turns",
+                "responses": {"200": _json(SessionOut, "Status"), **_problems(404, 502)},
+            },
+            "delete": {
+                "operationId": "endSession",
+                "summary": "End the session",
+                "responses": {"204": {"description": "Ended"}, **_problems(404, 409, 502)},
+            },
+        },
+        "/v1/sessions/{sid}/messages": {
+            "parameters": [SID],
+            "post": {
+                "operationId": "sendMessage",
+                "summary": "Submit a turn (starts the session when it does not exist yet)",
+                "description": "With `Accept: text/event-stream`, the answer is the turn's "
+                "events, ending with its terminal event.",
+                "parameters": [
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": False,
+                        "description": "A retry with the same key gets the original turn",
+                        "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN},
+                    }
+                ],
+                "requestBody": _body(SendMessage),
+                "responses": {
+                    "200": SSE,
+                    "202": _json(TurnAccepted, "The turn was accepted"),
+                    **_problems(400, 409, 413, 415, 422, 502),
+                },
+            },
+        },
+        "/v1/sessions/{sid}/events": {
+            "parameters": [SID],
+            "get": {
+                "operationId": "sessionEvents",
+                "summary": "The session's events over SSE, resumable",
+                "parameters": [
+                    {
+                        "name": "Last-Event-ID",
+                        "in": "header",
+                        "required": False,
+                        "description": "Resume after this event id",
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": "after",
+                        "in": "query",
+                        "required": False,
+                        "description": "Resume after this event id (when no Last-Event-ID)",
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": "turn_id",
+                        "in": "query",
+                        "required": False,
+                        "description": "Only this turn's events (from its start), then close",
+                        "schema": {"type": "string", "pattern": REF_ID_PATTERN},
+                    },
+                ],
+                "responses": {"200": SSE, **_problems(400, 404, 502)},
+            },
+        },
+        "/v1/sessions/{sid}/turns/{tid}/cancel": {
+            "parameters": [SID, _path("tid", REF_ID_PATTERN, "Turn id")],
+            "post": {
+                "operationId": "cancelTurn",
+                "summary": "Cancel a queued or running turn",
+                "requestBody": _body(CancelBody, required=False),
+                "responses": {
+                    "202": _json(CancelAccepted, "Cancellation accepted"),
+                    **_problems(400, 404, 409, 413, 415, 422, 502),
+                },
+            },
+        },
+        "/v1/sessions/{sid}/approvals/{aid}": {
+            "parameters": [SID, _path("aid", REF_ID_PATTERN, "Approval id")],
+            "post": {
+                "operationId": "decideApproval",
+                "summary": "Approve or deny a tool call",
+                "requestBody": _body(ApprovalBody),
+                "responses": {
+                    "204": {"description": "Decided"},
+                    **_problems(400, 404, 409, 413, 415, 422, 502),
+                },
+            },
+        },
+        "/healthz": {
+            "get": {
+                "operationId": "healthz",
+                "summary": "Liveness",
+                "security": [],
+                "responses": {"200": _json(Health, "The process is up")},
+            }
+        },
+        "/readyz": {
+            "get": {
+                "operationId": "readyz",
+                "summary": "Readiness: Temporal and Redis answer",
+                "security": [],
+                "responses": {
+                    "200": _json(Health, "Ready"),
+                    "503": _problems(503)["503"],
+                },
+            }
+        },
+    }
+
+
+@cache
+def openapi_document() -> dict[str, Any]:
+    schemas: dict[str, Any] = {}
+    for models, mode in ((REQUEST_MODELS, "validation"), (RESPONSE_MODELS, "serialization")):
+        for model in models:
+            schema = _schema(model, mode)
+            schemas.update(schema.pop("$defs", {}))
+            schemas[model.__name__] = schema
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Durable Agents gateway",
+            "version": "1.0.0",
+            "description": "Durable LLM agent sessions: REST to talk, SSE to listen. "
+            "Errors are RFC 9457 problem details.",
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "paths": _operations(),
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "An API key"}
+            },
+        },
+    }

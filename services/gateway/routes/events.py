@@ -1,0 +1,42 @@
+"""`GET /v1/sessions/{sid}/events`: the session's events over SSE, resumable by id."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from services.common.sessions import bus_key
+from services.gateway.ids import valid_ref_id
+from services.gateway.problems import Problem
+from services.gateway.routes.paths import session_id
+from services.gateway.state import gateway, principal
+from services.gateway.streams import OpenStream, sse_response
+
+
+def resume_point(request: Request, turn_id: str | None) -> str | None:
+    """Where to resume: Last-Event-ID (a reconnecting EventSource sends it), else `?after=`.
+
+    With neither, a stream of one turn starts at the start of the log (the whole turn), and a
+    stream of the whole session with only new events.
+    """
+    after = request.headers.get("last-event-id") or request.query_params.get("after")
+    if after is not None:
+        return after.strip()
+    return "0" if turn_id is not None else None
+
+
+async def session_events(request: Request) -> Response:
+    gw, who = gateway(request), principal(request)
+    sid = session_id(request)
+    turn_id = request.query_params.get("turn_id")
+    if turn_id is not None and not valid_ref_id(turn_id):
+        raise Problem(400, "invalid-turn-id", "turn_id is not a turn id.")
+    after = resume_point(request, turn_id)
+    # The status query proves the session is this tenant's before anything is streamed.
+    await gw.sessions.status(who.tenant_id, sid)
+    stream = await OpenStream.open(gw.fanout, gw.slots, who, bus_key(who.tenant_id, sid), after)
+    return sse_response(stream, gw.stream_options, turn_id=turn_id, headers={"X-Session-Id": sid})
+
+
+ROUTES = [Route("/v1/sessions/{sid}/events", session_events, methods=["GET"], name="events")]

@@ -1,0 +1,182 @@
+"""Session endpoints: create, read, end, send a message, cancel a turn, decide an approval."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from opentelemetry import propagate
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from services.common.sessions import (
+    ApprovalDecision,
+    CancelRequest,
+    EndRequest,
+    SessionStart,
+    TurnReceipt,
+    TurnRequest,
+    bus_key,
+)
+from services.gateway.bodies import read_model
+from services.gateway.ids import (
+    idempotent_turn_id,
+    new_session_id,
+    new_turn_id,
+    valid_idempotency_key,
+)
+from services.gateway.models import (
+    ApprovalBody,
+    CancelAccepted,
+    CancelBody,
+    CreateSession,
+    SendMessage,
+    SessionCreated,
+    TurnAccepted,
+)
+from services.gateway.problems import Problem
+from services.gateway.routes.paths import ref_id, session_id
+from services.gateway.state import gateway, principal
+from services.gateway.streams import OpenStream, sse_response
+
+
+def events_url(sid: str, turn_id: str | None = None) -> str:
+    url = f"/v1/sessions/{sid}/events"
+    return f"{url}?turn_id={turn_id}" if turn_id else url
+
+
+def wants_stream(request: Request) -> bool:
+    return "text/event-stream" in request.headers.get("accept", "").lower()
+
+
+async def create_session(request: Request) -> Response:
+    gw, who = gateway(request), principal(request)
+    body = await read_model(
+        request, CreateSession, gw.settings.gateway_max_body_bytes, empty_ok=True
+    )
+    if body.agent not in gw.settings.agents:
+        known = ", ".join(sorted(gw.settings.agents))
+        raise Problem(422, "unknown-agent", f"No agent {body.agent!r}; known: {known}.")
+    sid = new_session_id()
+    start = SessionStart(
+        session_id=sid,
+        tenant_id=who.tenant_id,
+        user_id=body.user_id or sid,
+        agent=body.agent,
+        metadata=body.metadata,
+        timezone=body.timezone,
+    )
+    await gw.sessions.create(start)
+    created = SessionCreated(
+        session_id=sid,
+        agent=start.agent,
+        user_id=start.user_id,
+        events_url=events_url(sid),
+        messages_url=f"/v1/sessions/{sid}/messages",
+    )
+    return JSONResponse(
+        created.model_dump(), status_code=201, headers={"Location": f"/v1/sessions/{sid}"}
+    )
+
+
+async def get_session(request: Request) -> Response:
+    gw, who = gateway(request), principal(request)
+    status = await gw.sessions.status(who.tenant_id, session_id(request))
+    return JSONResponse(dataclasses.asdict(status))
+
+
+async def end_session(request: Request) -> Response:
+    gw, who = gateway(request), principal(request)
+    await gw.sessions.end(who.tenant_id, session_id(request), EndRequest(reason="ended by client"))
+    return Response(status_code=204)
+
+
+def _turn_id(request: Request, tenant_id: str, sid: str) -> tuple[str, bool]:
+    """The turn id, and whether it came from an Idempotency-Key (so it may exist already)."""
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return new_turn_id(), False
+    if not valid_idempotency_key(key):
+        raise Problem(400, "invalid-idempotency-key", "Idempotency-Key is 1-255 printable ASCII.")
+    return idempotent_turn_id(tenant_id, sid, key), True
+
+
+async def send_message(request: Request) -> Response:
+    gw, who = gateway(request), principal(request)
+    sid = session_id(request, creating=True)
+    body = await read_model(request, SendMessage, gw.settings.gateway_max_body_bytes)
+    turn_id, keyed = _turn_id(request, who.tenant_id, sid)
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    turn = TurnRequest(
+        turn_id=turn_id, input=body.input, on_busy=body.on_busy, trace_context=carrier
+    )
+    start = SessionStart(session_id=sid, tenant_id=who.tenant_id, user_id=sid)
+    if not wants_stream(request):
+        receipt = await gw.sessions.submit(start, turn)
+        accepted = _accepted(sid, receipt)
+        return JSONResponse(
+            accepted.model_dump(), status_code=202, headers={"Location": accepted.events_url}
+        )
+    # Subscribe before submitting, so the turn's first event cannot slip past. A keyed turn may
+    # be a retry of one that already ran: read it from the start of the log.
+    stream = await OpenStream.open(
+        gw.fanout, gw.slots, who, bus_key(who.tenant_id, sid), "0" if keyed else None
+    )
+    try:
+        receipt = await gw.sessions.submit(start, turn)
+    except BaseException:
+        await stream.close()
+        raise
+    headers = {"X-Session-Id": sid, "X-Turn-Id": receipt.turn_id}
+    return sse_response(stream, gw.stream_options, turn_id=receipt.turn_id, headers=headers)
+
+
+def _accepted(sid: str, receipt: TurnReceipt) -> TurnAccepted:
+    return TurnAccepted(
+        turn_id=receipt.turn_id,
+        status=receipt.status,
+        position=receipt.position,
+        duplicate=receipt.duplicate,
+        interrupted=list(receipt.interrupted),
+        events_url=events_url(sid, receipt.turn_id),
+    )
+
+
+async def cancel_turn(request: Request) -> Response:
+    gw, who = gateway(request), principal(request)
+    sid = session_id(request)
+    tid = ref_id(request, "tid", "unknown-turn")
+    body = await read_model(request, CancelBody, gw.settings.gateway_max_body_bytes, empty_ok=True)
+    receipt = await gw.sessions.cancel(
+        who.tenant_id, sid, CancelRequest(turn_id=tid, reason=body.reason)
+    )
+    answer = CancelAccepted(turn_id=receipt.turn_id, status=receipt.status)
+    return JSONResponse(answer.model_dump(), status_code=202)
+
+
+async def decide_approval(request: Request) -> Response:
+    gw, who = gateway(request), principal(request)
+    sid = session_id(request)
+    aid = ref_id(request, "aid", "unknown-approval")
+    body = await read_model(request, ApprovalBody, gw.settings.gateway_max_body_bytes)
+    decision = ApprovalDecision(approval_id=aid, approve=body.approve, reason=body.reason)
+    await gw.sessions.decide(who.tenant_id, sid, decision)
+    return Response(status_code=204)
+
+
+ROUTES = [
+    Route("/v1/sessions", create_session, methods=["POST"], name="create_session"),
+    Route("/v1/sessions/{sid}", get_session, methods=["GET"], name="get_session"),
+    Route("/v1/sessions/{sid}", end_session, methods=["DELETE"], name="end_session"),
+    Route("/v1/sessions/{sid}/messages", send_message, methods=["POST"], name="send_message"),
+    Route(
+        "/v1/sessions/{sid}/turns/{tid}/cancel", cancel_turn, methods=["POST"], name="cancel_turn"
+    ),
+    Route(
+        "/v1/sessions/{sid}/approvals/{aid}",
+        decide_approval,
+        methods=["POST"],
+        name="decide_approval",
+    ),
+]

@@ -1,0 +1,61 @@
+"""What the gateway reads from the environment (`GATEWAY_*`; Temporal and Redis are shared)."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, field_validator
+
+from services.common.settings import ServiceSettings
+
+DEV_API_KEY = "dev-key"
+
+
+class GatewaySettings(ServiceSettings):
+    # `key:tenant,key2:tenant2`. Required: a gateway with no keys would lock everyone out.
+    gateway_api_keys: SecretStr
+    # Requests per minute per API key, and concurrent SSE streams per API key.
+    gateway_rate_limit: int = Field(default=600, ge=1)
+    gateway_max_streams: int = Field(default=200, ge=1)
+    gateway_max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # Seconds between SSE heartbeat comments (proxies drop idle connections).
+    gateway_sse_ping_s: float = Field(default=15.0, gt=0)
+    # Events a slow SSE client may fall behind before it is cut off (it resumes by id).
+    gateway_client_queue: int = Field(default=1000, ge=10)
+    # How long a Temporal call may take before the gateway answers 503.
+    gateway_temporal_timeout_s: float = Field(default=20.0, gt=0)
+    # Agents (roster entry names) a session may start with.
+    gateway_agents: str = "nutrisense"
+
+    @field_validator("gateway_api_keys")
+    @classmethod
+    def _keys_parse(cls, value: SecretStr) -> SecretStr:
+        parse_api_keys(value.get_secret_value())
+        return value
+
+    @property
+    def api_keys(self) -> dict[str, str]:
+        """API key -> tenant id."""
+        return parse_api_keys(self.gateway_api_keys.get_secret_value())
+
+    @property
+    def agents(self) -> frozenset[str]:
+        return frozenset(a.strip() for a in self.gateway_agents.split(",") if a.strip())
+
+
+def parse_api_keys(raw: str) -> dict[str, str]:
+    """`key:tenant,...` as a mapping; errors never echo a key."""
+    keys: dict[str, str] = {}
+    for position, item in enumerate((part.strip() for part in raw.split(",")), start=1):
+        if not item:
+            continue
+        key, sep, tenant = item.rpartition(":")
+        key, tenant = key.strip(), tenant.strip()
+        if not sep or not key or not tenant:
+            raise ValueError(f"entry {position} is not `key:tenant`")
+        if not tenant.replace("-", "").replace("_", "").isalnum() or len(tenant) > 64:
+            raise ValueError(f"entry {position}: a tenant is 1-64 letters, digits, - or _")
+        if key in keys:
+            raise ValueError(f"entry {position} repeats a key")
+        keys[key] = tenant
+    if not keys:
+        raise ValueError("no API keys given (`key:tenant,...`)")
+    return keys

@@ -1,0 +1,132 @@
+"""SSE relay: a session's bus events to one client, each event once, in order, then a clean close.
+
+A stream holds two things that must be let go however it ends (done, client gone, shutdown):
+its fan-out subscription and its concurrent-stream slot. `OpenStream.close` releases both and is
+called both from the body's `finally` and as the response's background task.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+
+import orjson
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.background import BackgroundTask
+
+from services.common.bus import BusEvent, InvalidEventId
+from services.common.events import TERMINAL_TURN_EVENTS
+from services.common.fanout import Fanout, FanoutClosed, ListenerOverflow, Subscription
+from services.gateway.auth import Principal
+from services.gateway.problems import Problem
+from services.gateway.ratelimit import StreamSlots
+
+log = logging.getLogger(__name__)
+
+SESSION_END = "session.ended"
+
+
+@dataclass(frozen=True, slots=True)
+class StreamOptions:
+    ping_s: float
+    send_timeout_s: float = 30.0
+
+
+class OpenStream:
+    """A subscribed listener plus its slot, entered before any Temporal call: nothing is missed."""
+
+    def __init__(
+        self, slots: StreamSlots, principal: Principal, token: str, subscription: Subscription
+    ) -> None:
+        self._slots = slots
+        self._principal = principal
+        self._token: str | None = token
+        self.subscription = subscription
+        self._entered = False
+
+    @classmethod
+    async def open(
+        cls,
+        fanout: Fanout,
+        slots: StreamSlots,
+        principal: Principal,
+        bus_key: str,
+        after: str | None,
+    ) -> OpenStream:
+        try:
+            subscription = fanout.listen(bus_key, after)
+        except InvalidEventId:
+            raise Problem(
+                400, "invalid-event-id", "Last-Event-ID / after is not an event id."
+            ) from None
+        token = await slots.acquire(principal.key_id)
+        if token is None:
+            raise Problem(
+                429,
+                "too-many-streams",
+                f"This API key has {slots.limit} streams open; close one or retry later.",
+                headers={"Retry-After": "5"},
+            )
+        stream = cls(slots, principal, token, subscription)
+        try:
+            await subscription.__aenter__()
+        except BaseException:
+            await stream.close()
+            raise
+        stream._entered = True
+        return stream
+
+    async def close(self) -> None:
+        if self._entered:
+            self._entered = False
+            await self.subscription.__aexit__(None, None, None)
+        if self._token is not None:
+            token, self._token = self._token, None
+            await self._slots.release(self._principal.key_id, token)
+
+
+def _turn_of(event: BusEvent) -> str | None:
+    try:
+        value = orjson.loads(event.data).get("turn_id")
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+async def relay(stream: OpenStream, turn_id: str | None) -> AsyncIterator[ServerSentEvent]:
+    """Events as SSE frames; with `turn_id`, only that turn's (and session-wide) events, ending
+    with the turn's terminal event. Ends at `session.ended`, on overflow and at shutdown."""
+    try:
+        async for event in stream.subscription:
+            event_turn = _turn_of(event) if turn_id is not None else None
+            if turn_id is not None and event_turn not in (turn_id, None):
+                continue
+            yield ServerSentEvent(data=event.data, event=event.type, id=event.id)
+            if event.type == SESSION_END:
+                return
+            if turn_id is not None and event_turn == turn_id and event.type in TERMINAL_TURN_EVENTS:
+                return
+    except ListenerOverflow:
+        # Cut off for falling behind: the client reconnects with its Last-Event-ID.
+        log.info("closing a stream that fell behind")
+    except FanoutClosed:
+        pass
+    finally:
+        await stream.close()
+
+
+def sse_response(
+    stream: OpenStream,
+    options: StreamOptions,
+    *,
+    turn_id: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> EventSourceResponse:
+    return EventSourceResponse(
+        relay(stream, turn_id),
+        headers=dict(headers or {}),
+        ping=options.ping_s,
+        send_timeout=options.send_timeout_s,
+        background=BackgroundTask(stream.close),
+    )

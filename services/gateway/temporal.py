@@ -1,0 +1,208 @@
+"""The gateway's side of the session contract: Temporal calls by name, errors as problems.
+
+Nothing here imports the worker: names, inputs and answers come from `services.common.sessions`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any, NoReturn
+
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from services.common.sessions import (
+    CANCEL_TURN,
+    DECIDE_APPROVAL,
+    END_SESSION,
+    SESSION_WORKFLOW,
+    STATUS_QUERY,
+    SUBMIT_TURN,
+    ApprovalDecision,
+    CancelReceipt,
+    CancelRequest,
+    EndRequest,
+    SessionErrors,
+    SessionStart,
+    SessionStatus,
+    TurnReceipt,
+    TurnRequest,
+    workflow_id,
+)
+from services.gateway.problems import Problem
+
+# What each validator rejection means over HTTP.
+ERROR_STATUS: dict[str, tuple[int, str]] = {
+    SessionErrors.BUSY: (409, "session-busy"),
+    SessionErrors.ENDED: (409, "session-ended"),
+    SessionErrors.TURN_FINISHED: (409, "turn-finished"),
+    SessionErrors.INPUT_TOO_LARGE: (413, "input-too-large"),
+    SessionErrors.INVALID_INPUT: (422, "invalid-input"),
+    SessionErrors.UNKNOWN_TURN: (404, "unknown-turn"),
+    SessionErrors.UNKNOWN_APPROVAL: (404, "unknown-approval"),
+}
+
+_UNAVAILABLE = {
+    RPCStatusCode.UNAVAILABLE,
+    RPCStatusCode.DEADLINE_EXCEEDED,
+    RPCStatusCode.RESOURCE_EXHAUSTED,
+    RPCStatusCode.CANCELLED,
+}
+
+
+def session_not_found(session_id: str) -> Problem:
+    return Problem(404, "session-not-found", f"No session {session_id!r}.")
+
+
+def session_ended(session_id: str) -> Problem:
+    return Problem(409, "session-ended", f"The session {session_id!r} has ended.")
+
+
+def unavailable(detail: str) -> Problem:
+    return Problem(503, "temporal-unavailable", detail, headers={"Retry-After": "1"})
+
+
+class SessionClient:
+    """One per gateway process, over the process's Temporal client."""
+
+    def __init__(self, client: Client, task_queue: str, *, timeout_s: float = 20.0) -> None:
+        self.client = client
+        self.task_queue = task_queue
+        self.timeout_s = timeout_s
+
+    def handle(self, tenant_id: str, session_id: str) -> WorkflowHandle[Any, Any]:
+        return self.client.get_workflow_handle(workflow_id(tenant_id, session_id))
+
+    async def create(self, start: SessionStart) -> None:
+        async with self._errors(start.tenant_id, start.session_id):
+            await self.client.start_workflow(
+                SESSION_WORKFLOW,
+                start,
+                id=workflow_id(start.tenant_id, start.session_id),
+                task_queue=self.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            )
+
+    async def submit(self, start: SessionStart, request: TurnRequest) -> TurnReceipt:
+        """Send the turn, starting the session with `start` when it does not exist yet.
+
+        The turn id is the update id: Temporal answers a retried update with its first outcome.
+        """
+        operation: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
+            SESSION_WORKFLOW,
+            start,
+            id=workflow_id(start.tenant_id, start.session_id),
+            task_queue=self.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+        async with self._errors(start.tenant_id, start.session_id):
+            receipt: TurnReceipt = await self.client.execute_update_with_start_workflow(
+                SUBMIT_TURN,
+                request,
+                start_workflow_operation=operation,
+                id=request.turn_id,
+                result_type=TurnReceipt,
+            )
+        return receipt
+
+    async def status(self, tenant_id: str, session_id: str) -> SessionStatus:
+        async with self._errors(tenant_id, session_id):
+            status: SessionStatus = await self.handle(tenant_id, session_id).query(
+                STATUS_QUERY, result_type=SessionStatus
+            )
+        return status
+
+    async def cancel(
+        self, tenant_id: str, session_id: str, request: CancelRequest
+    ) -> CancelReceipt:
+        receipt: CancelReceipt = await self._update(
+            tenant_id, session_id, CANCEL_TURN, request, CancelReceipt
+        )
+        return receipt
+
+    async def decide(self, tenant_id: str, session_id: str, decision: ApprovalDecision) -> None:
+        await self._update(tenant_id, session_id, DECIDE_APPROVAL, decision, type(None))
+
+    async def end(self, tenant_id: str, session_id: str, request: EndRequest) -> None:
+        await self._update(tenant_id, session_id, END_SESSION, request, type(None))
+
+    async def ping(self) -> None:
+        """Raise unless the Temporal frontend answers."""
+        async with asyncio.timeout(2):
+            await self.client.service_client.check_health()
+
+    async def _update(
+        self, tenant_id: str, session_id: str, name: str, arg: Any, result_type: type
+    ) -> Any:
+        async with self._errors(tenant_id, session_id):
+            return await self.handle(tenant_id, session_id).execute_update(
+                name, arg, result_type=result_type
+            )
+
+    @contextlib.asynccontextmanager
+    async def _errors(self, tenant_id: str, session_id: str) -> AsyncIterator[None]:
+        """Bound the call in time and turn whatever Temporal raises into a problem."""
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                yield
+        except TimeoutError:
+            raise unavailable("The session did not answer in time; retry.") from None
+        except WorkflowUpdateFailedError as exc:
+            raise application_problem(exc.cause) from None
+        except WorkflowAlreadyStartedError:
+            # Update-with-start found the id used by a closed run (reuse is rejected).
+            raise session_ended(session_id) from None
+        except RPCError as exc:
+            await self._rpc_problem(exc, tenant_id, session_id)
+        except (WorkflowQueryFailedError, WorkflowQueryRejectedError) as exc:
+            raise Problem(502, "session-error", f"The session could not answer: {exc}") from None
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            raise unavailable("The session did not answer in time; retry.") from None
+
+    async def _rpc_problem(self, exc: RPCError, tenant_id: str, session_id: str) -> NoReturn:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            # A closed workflow takes no updates: it existed, so the session has ended.
+            if await self._exists(tenant_id, session_id):
+                raise session_ended(session_id) from None
+            raise session_not_found(session_id) from None
+        if exc.status == RPCStatusCode.ALREADY_EXISTS:
+            raise session_ended(session_id) from None
+        if exc.status in _UNAVAILABLE:
+            raise unavailable("Temporal is unavailable; retry.") from None
+        if exc.status == RPCStatusCode.INVALID_ARGUMENT:
+            raise Problem(422, "invalid-request", exc.message) from None
+        raise Problem(502, "temporal-error", f"Temporal answered {exc.status.name}.") from None
+
+    async def _exists(self, tenant_id: str, session_id: str) -> bool:
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                await self.handle(tenant_id, session_id).describe()
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return False
+            raise unavailable("Temporal is unavailable; retry.") from None
+        except TimeoutError:
+            raise unavailable("Temporal is unavailable; retry.") from None
+        return True
+
+
+def application_problem(cause: BaseException) -> Problem:
+    """The problem for a validator's (or handler's) ApplicationError."""
+    if isinstance(cause, ApplicationError) and cause.type in ERROR_STATUS:
+        status, slug = ERROR_STATUS[cause.type]
+        return Problem(status, slug, cause.message or None)
+    return Problem(502, "session-error", f"The session rejected the request: {cause}")

@@ -1,0 +1,189 @@
+"""SSE over real HTTP: a turn streamed in the POST response, many viewers, resume, replays."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx2
+import pytest
+
+from tests.fixtures.gateway import GatewayServer
+from tests.integration.gateway.sse import Frame, frames, text_of
+
+TERMINAL = {"turn.completed", "turn.failed", "turn.cancelled"}
+
+
+@pytest.fixture
+async def client(gateway_server: GatewayServer) -> AsyncIterator[httpx2.AsyncClient]:
+    async with httpx2.AsyncClient(
+        base_url=gateway_server.url,
+        headers=gateway_server.headers("a"),
+        timeout=httpx2.Timeout(30),
+        limits=httpx2.Limits(max_connections=300, max_keepalive_connections=300),
+    ) as http:
+        yield http
+
+
+async def new_session(client: httpx2.AsyncClient) -> str:
+    response = await client.post("/v1/sessions")
+    assert response.status_code == 201
+    sid: str = response.json()["session_id"]
+    return sid
+
+
+async def read_turn(response: httpx2.Response, turn_id: str | None = None) -> list[Frame]:
+    """Frames until a turn's terminal event (that turn's, when given)."""
+    got: list[Frame] = []
+    async for frame in frames(response):
+        got.append(frame)
+        if frame.event in TERMINAL and (turn_id is None or frame.turn_id == turn_id):
+            break
+    return got
+
+
+def assert_in_order(events: list[Frame]) -> None:
+    keys = [tuple(int(p) for p in (f.id or "").split("-")) for f in events]
+    assert keys == sorted(keys)
+    assert len(set(keys)) == len(keys)
+
+
+async def test_post_streams_the_turn_and_closes(client: httpx2.AsyncClient) -> None:
+    sid = f"t-{uuid.uuid4().hex[:12]}"
+    async with client.stream(
+        "POST",
+        f"/v1/sessions/{sid}/messages",
+        json={"input": "what is in an apple"},
+        headers={"Accept": "text/event-stream"},
+    ) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        turn_id = response.headers["x-turn-id"]
+        events = [frame async for frame in frames(response)]  # ends: the server closes
+    assert events[0].event == "turn.started"
+    assert events[-1].event == "turn.completed"
+    assert {f.turn_id for f in events} == {turn_id}
+    assert (
+        text_of(events)
+        == events[-1].json["output"]
+        == "NutriSense (fake) heard: what is in an apple"
+    )
+    assert_in_order(events)
+
+
+async def test_a_hundred_viewers_get_every_event_in_order(
+    client: httpx2.AsyncClient, gateway_server: GatewayServer
+) -> None:
+    sid = await new_session(client)
+    viewers = 100
+    subscribed = 0
+    all_subscribed = asyncio.Event()
+
+    async def watch() -> list[Frame]:
+        nonlocal subscribed
+        async with client.stream("GET", f"/v1/sessions/{sid}/events") as response:
+            assert response.status_code == 200
+            subscribed += 1  # headers arrive only once the listener is subscribed
+            if subscribed == viewers:
+                all_subscribed.set()
+            return await read_turn(response)
+
+    watchers = [asyncio.create_task(watch()) for _ in range(viewers)]
+    await asyncio.wait_for(all_subscribed.wait(), 30)
+    async with client.stream(
+        "POST",
+        f"/v1/sessions/{sid}/messages",
+        json={"input": "slow please"},
+        headers={"Accept": "text/event-stream"},
+    ) as response:
+        reference = await read_turn(response)
+    results = await asyncio.wait_for(asyncio.gather(*watchers), 60)
+    assert reference[-1].event == "turn.completed"
+    assert len(reference) == 42  # turn.started, 40 deltas, turn.completed
+    expected = [(f.id, f.event, f.data) for f in reference]
+    for result in results:
+        assert [(f.id, f.event, f.data) for f in result] == expected
+
+
+async def test_viewer_dropped_mid_turn_resumes_without_gap_or_duplicate(
+    client: httpx2.AsyncClient,
+) -> None:
+    sid = await new_session(client)
+    first: list[Frame] = []
+    async with client.stream("GET", f"/v1/sessions/{sid}/events") as response:
+        sent = await client.post(f"/v1/sessions/{sid}/messages", json={"input": "slow"})
+        turn_id = sent.json()["turn_id"]
+        async for frame in frames(response):
+            first.append(frame)
+            if len(first) == 10:
+                break  # the connection drops mid-turn
+    assert first[-1].event == "message.delta"
+    async with client.stream(
+        "GET", f"/v1/sessions/{sid}/events", headers={"Last-Event-ID": first[-1].id or ""}
+    ) as response:
+        rest = await read_turn(response, turn_id)
+    async with client.stream("GET", f"/v1/sessions/{sid}/events?turn_id={turn_id}") as response:
+        whole = await read_turn(response, turn_id)  # the whole turn, replayed from the log
+    assert [f.id for f in first + rest] == [f.id for f in whole]
+    assert rest[-1].event == "turn.completed"
+    assert_in_order(first + rest)
+
+
+async def test_after_query_resumes_like_last_event_id(client: httpx2.AsyncClient) -> None:
+    sid = f"t-{uuid.uuid4().hex[:12]}"
+    async with client.stream(
+        "POST",
+        f"/v1/sessions/{sid}/messages",
+        json={"input": "one two three"},
+        headers={"Accept": "text/event-stream"},
+    ) as response:
+        events = await read_turn(response)
+    async with client.stream(
+        "GET", f"/v1/sessions/{sid}/events", params={"after": events[2].id}
+    ) as response:
+        rest = await read_turn(response)
+    assert [f.id for f in rest] == [f.id for f in events[3:]]
+
+
+async def test_retried_streaming_message_replays_the_original_turn(
+    client: httpx2.AsyncClient,
+) -> None:
+    sid = f"t-{uuid.uuid4().hex[:12]}"
+    headers = {"Accept": "text/event-stream", "Idempotency-Key": "k-1"}
+    runs = []
+    for _ in range(2):
+        async with client.stream(
+            "POST", f"/v1/sessions/{sid}/messages", json={"input": "hello"}, headers=headers
+        ) as response:
+            runs.append(await read_turn(response))
+    assert [f.id for f in runs[0]] == [f.id for f in runs[1]]
+    assert runs[1][-1].event == "turn.completed"
+
+
+async def test_malformed_resume_id_is_400(client: httpx2.AsyncClient) -> None:
+    sid = await new_session(client)
+    by_query = await client.get(f"/v1/sessions/{sid}/events", params={"after": "yesterday"})
+    by_header = await client.get(f"/v1/sessions/{sid}/events", headers={"Last-Event-ID": "x-y"})
+    bad_turn = await client.get(f"/v1/sessions/{sid}/events", params={"turn_id": "a/b"})
+    for response in (by_query, by_header, bad_turn):
+        assert response.status_code == 400
+        assert response.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_cancelled_turn_ends_its_stream(client: httpx2.AsyncClient) -> None:
+    sid = f"t-{uuid.uuid4().hex[:12]}"
+    async with client.stream(
+        "POST",
+        f"/v1/sessions/{sid}/messages",
+        json={"input": "hold"},
+        headers={"Accept": "text/event-stream"},
+    ) as response:
+        turn_id = response.headers["x-turn-id"]
+        got: list[Frame] = []
+        async for frame in frames(response):
+            got.append(frame)
+            if frame.event == "message.delta" and len(got) == 3:
+                cancel = await client.post(f"/v1/sessions/{sid}/turns/{turn_id}/cancel")
+                assert cancel.status_code == 202
+    assert got[-1].event == "turn.cancelled"
