@@ -94,7 +94,7 @@ def idempotency_key(
 ) -> str | None:
     """The caller's key for "this exact call" (`_meta.idempotency_key` or `Idempotency-Key`).
 
-    The worker sends the model's tool-call id, so a retried activity does not log a meal twice.
+    The worker can send the model's tool-call id, so a retried activity never logs a meal twice.
     """
     value = (meta or {}).get("idempotency_key")
     if value is None and headers is not None:
