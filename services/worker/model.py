@@ -81,3 +81,27 @@ def classify(error: BaseException) -> ApplicationError:
             type=ModelErrors.UNAVAILABLE,
         )
     return ApplicationError(f"{type(error).__name__}: {error}", type=ModelErrors.UNAVAILABLE)
+
+
+WARM_MODELS = (
+    "ConversationEvents",
+    "ResponseStartedEvent",
+    "MessageOutputEvent",
+    "FunctionCallEvent",
+    "AgentHandoffStartedEvent",
+    "AgentHandoffDoneEvent",
+    "ToolExecutionStartedEvent",
+    "ToolExecutionDoneEvent",
+    "ResponseDoneEvent",
+    "ResponseErrorEvent",
+    "FunctionResultEntry",
+)
+
+
+def warm_up(client: Mistral) -> None:
+    """The SDK imports lazily (~0.9 s on first use): pay that at start, not on a first turn."""
+    from mistralai.client import models
+
+    _ = client.beta.conversations, client.beta.agents
+    for name in WARM_MODELS:
+        getattr(models, name)

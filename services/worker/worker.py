@@ -14,7 +14,7 @@ from temporalio.worker import Worker
 from services.common.bus import EventBus
 from services.worker.activities import SessionActivities
 from services.worker.mcp_tools import McpTools
-from services.worker.model import make_client
+from services.worker.model import make_client, warm_up
 from services.worker.roster_workflow import RosterWorkflow
 from services.worker.session_workflow import SessionWorkflow
 from services.worker.settings import WorkerSettings
@@ -45,6 +45,7 @@ async def build_worker(
     redis = aioredis.from_url(settings.redis_url)
     stack.push_async_callback(redis.aclose)
     mistral = make_client(settings)
+    warm_up(mistral)
     stack.push_async_callback(mistral.__aexit__, None, None, None)
     mcp = McpTools(settings.mcp_server_url, timeout_s=settings.tool_timeout_s)
     stack.push_async_callback(mcp.aclose)
