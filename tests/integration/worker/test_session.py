@@ -259,3 +259,15 @@ async def test_end_session_then_turns_are_refused(driver: SessionDriver) -> None
         await driver.submit(handle, "hello")
     events = [e async for e in driver.bus.read_after(driver.key(handle), None)]
     assert [e.type for e in events] == ["session.ended"]
+
+
+async def test_tool_error_goes_back_to_the_model_and_the_turn_completes(
+    driver: SessionDriver,
+) -> None:
+    handle = await driver.start()
+    turn = await driver.submit(handle, "Log my lunch: I ate 3 florps.")
+    events = turn_events(await driver.events_until_done(handle, turn.turn_id), turn.turn_id)
+    results = [e for e in events if e.type == "tool.result"]
+    assert len(results) == 1
+    assert results[0].is_error, results[0]
+    assert events[-1].type == "turn.completed"
