@@ -7,10 +7,13 @@ called both from the body's `finally` and as the response's background task.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
+import anyio
 import orjson
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.background import BackgroundTask
@@ -31,6 +34,8 @@ SESSION_END = "session.ended"
 class StreamOptions:
     ping_s: float
     send_timeout_s: float = 30.0
+    # How long a stream may take to end by itself at shutdown before it is cut.
+    shutdown_grace_s: float = 2.0
 
 
 class OpenStream:
@@ -94,11 +99,36 @@ def _turn_of(event: BusEvent) -> str | None:
     return value if isinstance(value, str) else None
 
 
-async def relay(stream: OpenStream, turn_id: str | None) -> AsyncIterator[ServerSentEvent]:
+async def _until_shutdown(
+    events: AsyncIterator[BusEvent], shutdown: anyio.Event
+) -> AsyncIterator[BusEvent]:
+    """`events` until the server shuts down: then end, so the response closes cleanly (a final
+    empty chunk) instead of being cut, and the client reconnects to another process."""
+    stop = asyncio.ensure_future(shutdown.wait())
+    try:
+        while True:
+            following = asyncio.ensure_future(anext(events))
+            await asyncio.wait((following, stop), return_when=asyncio.FIRST_COMPLETED)
+            if not following.done():
+                following.cancel()
+                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                    await following
+                return
+            try:
+                yield following.result()
+            except StopAsyncIteration:
+                return
+    finally:
+        stop.cancel()
+
+
+async def relay(
+    stream: OpenStream, turn_id: str | None, shutdown: anyio.Event
+) -> AsyncIterator[ServerSentEvent]:
     """Events as SSE frames; with `turn_id`, only that turn's (and session-wide) events, ending
     with the turn's terminal event. Ends at `session.ended`, on overflow and at shutdown."""
     try:
-        async for event in stream.subscription:
+        async for event in _until_shutdown(aiter(stream.subscription), shutdown):
             event_turn = _turn_of(event) if turn_id is not None else None
             if turn_id is not None and event_turn not in (turn_id, None):
                 continue
@@ -123,10 +153,13 @@ def sse_response(
     turn_id: str | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> EventSourceResponse:
+    shutdown = anyio.Event()
     return EventSourceResponse(
-        relay(stream, turn_id),
+        relay(stream, turn_id, shutdown),
         headers=dict(headers or {}),
         ping=options.ping_s,
         send_timeout=options.send_timeout_s,
         background=BackgroundTask(stream.close),
+        shutdown_event=shutdown,
+        shutdown_grace_period=options.shutdown_grace_s,
     )
