@@ -29,10 +29,22 @@ test: bootstrap ## unit, integration and e2e tests against real servers started 
 test-fast: bootstrap ## unit tests only
 	$(RUN) pytest tests/unit $(PYTEST_ARGS)
 
-lint: bootstrap ## ruff format --check, ruff check, mypy
+lint: bootstrap ## ruff format --check, ruff check, mypy, compose-check
 	$(RUN) ruff format --check .
 	$(RUN) ruff check .
 	$(RUN) mypy
+	$(MAKE) --no-print-directory compose-check
+
+.PHONY: compose-check
+compose-check: bootstrap ## validate compose.yaml, docker/Dockerfile and docker/ scripts (no engine needed)
+	$(RUN) docker-compose -f compose.yaml config -q
+	$(RUN) docker-compose -f compose.yaml --profile offline config -q
+	MISTRAL_API_KEY=compose-check MISTRAL_SERVER_URL=https://api.mistral.ai \
+		$(RUN) docker-compose -f compose.yaml config -q
+	$(RUN) hadolint --failure-threshold error docker/Dockerfile
+	@if command -v shellcheck >/dev/null 2>&1; then \
+		shellcheck -s sh docker/temporal/*.sh && shellcheck docker/postgres/*.sh; \
+	else echo "compose-check: shellcheck not installed, docker/ scripts not checked"; fi
 
 format: bootstrap ## apply ruff format and fixes
 	$(RUN) ruff format .
