@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from services.common.sessions import MAX_INPUT_CHARS
 from services.gateway.ids import SESSION_ID_PATTERN
+
+MetadataKey = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+MetadataValue = Annotated[str, StringConstraints(max_length=512)]
 
 
 class _Body(BaseModel):
@@ -22,16 +25,8 @@ class CreateSession(_Body):
 
     agent: str = Field(default="nutrisense", min_length=1, max_length=64)
     user_id: str | None = Field(default=None, pattern=SESSION_ID_PATTERN)
-    metadata: dict[str, str] = Field(default_factory=dict, max_length=32)
+    metadata: dict[MetadataKey, MetadataValue] = Field(default_factory=dict, max_length=32)
     timezone: str | None = Field(default=None, min_length=1, max_length=64, examples=["UTC"])
-
-    @field_validator("metadata")
-    @classmethod
-    def _small_metadata(cls, value: dict[str, str]) -> dict[str, str]:
-        for key, item in value.items():
-            if not 1 <= len(key) <= 64 or len(item) > 512:
-                raise ValueError("metadata keys are 1-64 characters, values at most 512")
-        return value
 
     @field_validator("timezone")
     @classmethod

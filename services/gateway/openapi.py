@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from functools import cache
 from typing import Any
 
 from pydantic import BaseModel
 
-from services.gateway.ids import IDEMPOTENCY_KEY_PATTERN, REF_ID_PATTERN, SESSION_ID_PATTERN
+from services.common.events import EVENT_TYPES
+from services.gateway.ids import (
+    EVENT_ID_PATTERN,
+    IDEMPOTENCY_KEY_PATTERN,
+    REF_ID_PATTERN,
+    SESSION_ID_PATTERN,
+)
 from services.gateway.models import (
     ApprovalBody,
     CancelAccepted,
@@ -86,7 +93,20 @@ def _path(name: str, pattern: str, description: str) -> dict[str, Any]:
 SID = _path("sid", SESSION_ID_PATTERN, "Session id")
 SSE = {
     "description": "Server-sent events: `id` is the bus id, `event` the event type, `data` JSON",
-    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    "content": {
+        "text/event-stream": {
+            # One event (OpenAPI 3.2 `itemSchema` style); heartbeats are comments.
+            "schema": {
+                "type": "object",
+                "required": ["data"],
+                "properties": {
+                    "id": {"type": "string", "pattern": EVENT_ID_PATTERN},
+                    "event": {"type": "string", "enum": list(EVENT_TYPES)},
+                    "data": {"type": "string", "contentMediaType": "application/json"},
+                },
+            }
+        }
+    },
 }
 
 
@@ -151,14 +171,14 @@ def _operations() -> dict[str, Any]:
                         "in": "header",
                         "required": False,
                         "description": "Resume after this event id",
-                        "schema": {"type": "string"},
+                        "schema": {"type": "string", "pattern": EVENT_ID_PATTERN},
                     },
                     {
                         "name": "after",
                         "in": "query",
                         "required": False,
                         "description": "Resume after this event id (when no Last-Event-ID)",
-                        "schema": {"type": "string"},
+                        "schema": {"type": "string", "pattern": EVENT_ID_PATTERN},
                     },
                     {
                         "name": "turn_id",
@@ -218,13 +238,27 @@ def _operations() -> dict[str, Any]:
 
 
 @cache
-def openapi_document() -> dict[str, Any]:
+def _time_zones() -> list[str]:
+    return sorted(zoneinfo.available_timezones())
+
+
+def _narrow_create_session(schema: dict[str, Any], agents: frozenset[str]) -> None:
+    """What the gateway accepts, exactly: this deployment's agents and the known time zones."""
+    properties = schema["properties"]
+    properties["agent"] = {**properties["agent"], "enum": sorted(agents)}
+    zones = {"type": "string", "enum": _time_zones()}
+    properties["timezone"] = {**properties["timezone"], "anyOf": [zones, {"type": "null"}]}
+
+
+@cache
+def openapi_document(agents: frozenset[str] = frozenset({"nutrisense"})) -> dict[str, Any]:
     schemas: dict[str, Any] = {}
     for models, mode in ((REQUEST_MODELS, "validation"), (RESPONSE_MODELS, "serialization")):
         for model in models:
             schema = _schema(model, mode)
             schemas.update(schema.pop("$defs", {}))
             schemas[model.__name__] = schema
+    _narrow_create_session(schemas["CreateSession"], agents)
     return {
         "openapi": "3.1.0",
         "info": {

@@ -20,7 +20,7 @@ def _docs_page() -> str:
 
 
 async def openapi_json(request: Request) -> Response:
-    return JSONResponse(openapi_document())
+    return JSONResponse(openapi_document(request.app.state.gateway.settings.agents))
 
 
 async def docs_page(request: Request) -> Response:

@@ -7,7 +7,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from services.common.sessions import bus_key
-from services.gateway.ids import valid_ref_id
+from services.gateway.ids import valid_event_id, valid_ref_id
 from services.gateway.problems import Problem
 from services.gateway.routes.paths import session_id
 from services.gateway.state import gateway, principal
@@ -18,11 +18,16 @@ def resume_point(request: Request, turn_id: str | None) -> str | None:
     """Where to resume: Last-Event-ID (a reconnecting EventSource sends it), else `?after=`.
 
     With neither, a stream of one turn starts at the start of the log (the whole turn), and a
-    stream of the whole session with only new events.
+    stream of the whole session with only new events. Either one malformed is a 400.
     """
-    after = request.headers.get("last-event-id") or request.query_params.get("after")
+    header = request.headers.get("last-event-id")
+    query = request.query_params.get("after")
+    for value in (header, query):
+        if value is not None and not valid_event_id(value):
+            raise Problem(400, "invalid-event-id", "Last-Event-ID / after is not an event id.")
+    after = header if header is not None else query
     if after is not None:
-        return after.strip()
+        return after
     return "0" if turn_id is not None else None
 
 

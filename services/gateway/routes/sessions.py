@@ -91,6 +91,12 @@ async def end_session(request: Request) -> Response:
     return Response(status_code=204)
 
 
+async def session_resource(request: Request) -> Response:
+    if request.method == "DELETE":
+        return await end_session(request)
+    return await get_session(request)
+
+
 def _turn_id(request: Request, tenant_id: str, sid: str) -> tuple[str, bool]:
     """The turn id, and whether it came from an Idempotency-Key (so it may exist already)."""
     key = request.headers.get("idempotency-key")
@@ -167,8 +173,8 @@ async def decide_approval(request: Request) -> Response:
 
 ROUTES = [
     Route("/v1/sessions", create_session, methods=["POST"], name="create_session"),
-    Route("/v1/sessions/{sid}", get_session, methods=["GET"], name="get_session"),
-    Route("/v1/sessions/{sid}", end_session, methods=["DELETE"], name="end_session"),
+    # One route per path, so a 405 lists every method the path takes in `Allow`.
+    Route("/v1/sessions/{sid}", session_resource, methods=["GET", "DELETE"], name="session"),
     Route("/v1/sessions/{sid}/messages", send_message, methods=["POST"], name="send_message"),
     Route(
         "/v1/sessions/{sid}/turns/{tid}/cancel", cancel_turn, methods=["POST"], name="cancel_turn"

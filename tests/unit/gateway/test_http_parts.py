@@ -12,7 +12,12 @@ from temporalio.exceptions import ApplicationError
 
 from services.common.sessions import SessionErrors
 from services.gateway.bodies import read_model
-from services.gateway.ids import idempotent_turn_id, new_session_id, valid_session_id
+from services.gateway.ids import (
+    idempotent_turn_id,
+    new_session_id,
+    valid_event_id,
+    valid_session_id,
+)
 from services.gateway.models import CreateSession, SendMessage
 from services.gateway.problems import Problem, problem_response
 from services.gateway.temporal import application_problem
@@ -109,3 +114,10 @@ def test_too_long_input_is_413() -> None:
 def test_validator_errors_map_to_statuses(error_type: str, status: int) -> None:
     problem = application_problem(ApplicationError("no", type=error_type))
     assert problem.status == status
+
+
+def test_event_ids() -> None:
+    assert valid_event_id("1795516256799-0")
+    assert valid_event_id("0")
+    for bad in ["", "x", "1-", "-1", "1-2-3", "1 2"]:
+        assert not valid_event_id(bad)
