@@ -127,7 +127,12 @@ class SessionActivities:
         except ValueError as exc:
             output = FunctionOutput(call.call_id, call.name, f"Invalid arguments: {exc}", True)
         else:
-            meta = {"user_id": request.user_id, "tenant_id": request.tenant_id}
+            meta = {
+                "user_id": request.user_id,
+                "tenant_id": request.tenant_id,
+                # A retried call must not log the same food twice: the server keeps the key.
+                "idempotency_key": f"{request.context.turn_id}:{call.call_id}",
+            }
             if request.timezone:
                 meta["timezone"] = request.timezone
             output = await self._call_mcp(request, arguments, meta)
