@@ -41,7 +41,7 @@ def main(argv: list[str]) -> int:
         }
         return subprocess.call(pytest, cwd=REPO_ROOT, env=env)
     finally:
-        subprocess.call([*compose, "down"], cwd=REPO_ROOT)
+        subprocess.call([*compose, "--profile", "offline", "down"], cwd=REPO_ROOT)
 
 
 if __name__ == "__main__":

@@ -49,21 +49,6 @@ class RedisSettings(ServiceSettings):
     event_log_ttl_s: int = Field(default=7 * 24 * 3600, ge=60)
 
 
-class MistralSettings(ServiceSettings):
-    """The model side: the real API when a key is set, else the simulator (`MISTRAL_SERVER_URL`)."""
-
-    mistral_api_key: SecretStr | None = None
-    mistral_server_url: str = "http://127.0.0.1:8800"
-
-    @property
-    def uses_simulator(self) -> bool:
-        return self.mistral_api_key is None
-
-
-class McpSettings(ServiceSettings):
-    mcp_server_url: str = "http://127.0.0.1:9000/mcp"
-
-
 class TelemetrySettings(ServiceSettings):
     logfire_token: SecretStr | None = None
     logfire_environment: str = "local"

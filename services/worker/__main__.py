@@ -31,7 +31,7 @@ async def main() -> None:
             settings.temporal_task_queue,
             settings.temporal_address,
             model,
-            settings.mistral_server_url,
+            settings.mistral_url,
         )
         async with parts.worker:
             await stop.wait()

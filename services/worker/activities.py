@@ -210,7 +210,7 @@ class SessionActivities:
                 non_retryable=True,
             )
         # Agents belong to one Mistral endpoint: never share a registration between two.
-        origin = hashlib.sha256(self.settings.mistral_server_url.encode()).hexdigest()[:10]
+        origin = hashlib.sha256(self.settings.mistral_url.encode()).hexdigest()[:10]
         cached = self._rosters.get(request.team)
         if cached is not None and time.monotonic() - cached[0] < ROSTER_CACHE_S:
             return cached[1]

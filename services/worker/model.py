@@ -32,7 +32,7 @@ NON_RETRYABLE_STATUSES = frozenset({400, 401, 403, 404, 422})
 def make_client(settings: WorkerSettings) -> Mistral:
     return Mistral(
         api_key=settings.mistral_key,
-        server_url=settings.mistral_server_url,
+        server_url=settings.mistral_url,
         timeout_ms=int(settings.model_read_timeout_s * 1000),
     )
 

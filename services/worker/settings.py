@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from services.common.settings import ServiceSettings
+
+MISTRAL_API_URL = "https://api.mistral.ai"
+SIMULATOR_URL = "http://127.0.0.1:8800"
 
 
 class WorkerSettings(ServiceSettings):
@@ -13,7 +16,8 @@ class WorkerSettings(ServiceSettings):
     temporal_task_queue: str = "durable-agents"
     redis_url: str = "redis://localhost:6379/0"
     mistral_api_key: SecretStr | None = None
-    mistral_server_url: str = "http://127.0.0.1:8800"
+    # Unset: the real API when a key is set, else the local simulator.
+    mistral_server_url: str | None = None
     mcp_server_url: str = "http://127.0.0.1:9000/mcp"
     # The model every roster agent runs on (the cookbook's).
     agent_model: str = "mistral-medium-2505"
@@ -27,6 +31,18 @@ class WorkerSettings(ServiceSettings):
     graceful_shutdown_s: float = Field(default=20, ge=0)
     max_concurrent_activities: int = Field(default=200, gt=0)
     session_turns_per_run: int = Field(default=100, gt=0)
+
+    @field_validator("mistral_api_key", "mistral_server_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        # `MISTRAL_API_KEY=` in an .env file means "no key", not "an empty key".
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def mistral_url(self) -> str:
+        if self.mistral_server_url:
+            return self.mistral_server_url
+        return MISTRAL_API_URL if self.mistral_api_key else SIMULATOR_URL
 
     @property
     def approval_tool_names(self) -> list[str]:

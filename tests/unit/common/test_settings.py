@@ -5,7 +5,6 @@ from pydantic import Field
 
 from services.common.settings import (
     ConfigError,
-    MistralSettings,
     ServiceSettings,
     TemporalSettings,
     load_settings,
@@ -41,12 +40,3 @@ def test_invalid_setting_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("PORT", "-1")
     with pytest.raises(ConfigError, match="PORT is invalid"):
         load_settings(NeedsKey)
-
-
-def test_api_key_is_secret_and_selects_the_real_api(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MISTRAL_API_KEY", "sk-very-secret")
-    settings = load_settings(MistralSettings)
-    assert not settings.uses_simulator
-    assert "sk-very-secret" not in repr(settings)
-    monkeypatch.delenv("MISTRAL_API_KEY")
-    assert load_settings(MistralSettings).uses_simulator
