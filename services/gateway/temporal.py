@@ -109,14 +109,17 @@ class SessionClient:
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )
-        async with self._errors(start.tenant_id, start.session_id):
-            receipt: TurnReceipt = await self.client.execute_update_with_start_workflow(
-                SUBMIT_TURN,
-                request,
-                start_workflow_operation=operation,
-                id=request.turn_id,
-                result_type=TurnReceipt,
-            )
+        try:
+            async with self._errors(start.tenant_id, start.session_id):
+                receipt: TurnReceipt = await self.client.execute_update_with_start_workflow(
+                    SUBMIT_TURN,
+                    request,
+                    start_workflow_operation=operation,
+                    id=request.turn_id,
+                    result_type=TurnReceipt,
+                )
+        finally:
+            _retrieve_start_outcome(operation)
         return receipt
 
     async def status(self, tenant_id: str, session_id: str) -> SessionStatus:
@@ -198,6 +201,14 @@ class SessionClient:
         except TimeoutError:
             raise unavailable("Temporal is unavailable; retry.") from None
         return True
+
+
+def _retrieve_start_outcome(operation: WithStartWorkflowOperation[Any, Any]) -> None:
+    """The SDK also puts a failed start on the operation's future; reading it keeps asyncio from
+    logging "Future exception was never retrieved" for an error already answered."""
+    future = getattr(operation, "_workflow_handle", None)
+    if isinstance(future, asyncio.Future) and future.done() and not future.cancelled():
+        future.exception()
 
 
 def application_problem(cause: BaseException) -> Problem:
