@@ -16,8 +16,9 @@ class WorkerSettings(ServiceSettings):
     temporal_task_queue: str = "durable-agents"
     redis_url: str = "redis://localhost:6379/0"
     mistral_api_key: SecretStr | None = None
-    # Unset: the real API when a key is set, else the local simulator.
+    # Unset: the real API when a key is set, else the simulator at `MISTRAL_SIMULATOR_URL`.
     mistral_server_url: str | None = None
+    mistral_simulator_url: str = SIMULATOR_URL
     mcp_server_url: str = "http://127.0.0.1:9000/mcp"
     # The model every roster agent runs on (the cookbook's).
     agent_model: str = "mistral-medium-2505"
@@ -42,7 +43,7 @@ class WorkerSettings(ServiceSettings):
     def mistral_url(self) -> str:
         if self.mistral_server_url:
             return self.mistral_server_url
-        return MISTRAL_API_URL if self.mistral_api_key else SIMULATOR_URL
+        return MISTRAL_API_URL if self.mistral_api_key else self.mistral_simulator_url
 
     @property
     def approval_tool_names(self) -> list[str]:

@@ -148,7 +148,9 @@ def test_the_simulator_is_offline_only_and_optional_for_the_workers() -> None:
         if spec is not None:
             assert spec["required"] is False, name
     worker_env = services["worker"]["environment"]
-    assert worker_env["MISTRAL_SERVER_URL"] == "${MISTRAL_SERVER_URL:-http://mistral-sim:8800}"
+    # Blank unless set: the worker then picks the simulator (no key) or api.mistral.ai (a key).
+    assert worker_env["MISTRAL_SERVER_URL"] == "${MISTRAL_SERVER_URL:-}"
+    assert worker_env["MISTRAL_SIMULATOR_URL"] == "http://mistral-sim:8800"
 
 
 def test_no_container_name_anywhere() -> None:
@@ -315,7 +317,8 @@ def test_resolved_stack_without_and_with_the_offline_profile(tmp_path: Path) -> 
     }
     # Unset in the shell: no value at all (Compose leaves the variable out of the container).
     assert worker["environment"]["MISTRAL_API_KEY"] is None
-    assert worker["environment"]["MISTRAL_SERVER_URL"] == "http://mistral-sim:8800"
+    assert worker["environment"]["MISTRAL_SERVER_URL"] == ""
+    assert worker["environment"]["MISTRAL_SIMULATOR_URL"] == "http://mistral-sim:8800"
     versions = {_image_tag(offline[n]["image"]) for n in ("temporal", *ONE_SHOT)}
     assert len(versions) == 1
     published = {name for name, s in offline.items() if s.get("ports")}

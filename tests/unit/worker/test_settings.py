@@ -8,7 +8,12 @@ from services.worker.settings import MISTRAL_API_URL, SIMULATOR_URL, WorkerSetti
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("MISTRAL_API_KEY", "MISTRAL_SERVER_URL", "APPROVAL_TOOLS"):
+    for name in (
+        "MISTRAL_API_KEY",
+        "MISTRAL_SERVER_URL",
+        "MISTRAL_SIMULATOR_URL",
+        "APPROVAL_TOOLS",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -44,3 +49,11 @@ def test_explicit_url_wins(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_approval_tools_are_a_clean_sorted_list(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("APPROVAL_TOOLS", " food_log, ,goal_setting,food_log ")
     assert load_settings(WorkerSettings).approval_tool_names == ["food_log", "goal_setting"]
+
+
+def test_simulator_url_is_configurable_for_containers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MISTRAL_SIMULATOR_URL", "http://mistral-sim:8800")
+    monkeypatch.setenv("MISTRAL_SERVER_URL", "")
+    assert load_settings(WorkerSettings).mistral_url == "http://mistral-sim:8800"
+    monkeypatch.setenv("MISTRAL_API_KEY", "k")
+    assert load_settings(WorkerSettings).mistral_url == MISTRAL_API_URL
