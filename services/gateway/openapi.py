@@ -188,7 +188,7 @@ def _operations() -> dict[str, Any]:
                         "schema": {"type": "string", "pattern": REF_ID_PATTERN},
                     },
                 ],
-                "responses": {"200": SSE, **_problems(400, 404, 502)},
+                "responses": {"200": SSE, **_problems(400, 404, 409, 502)},
             },
         },
         "/v1/sessions/{sid}/turns/{tid}/cancel": {

@@ -12,6 +12,7 @@ from services.gateway.problems import Problem
 from services.gateway.routes.paths import session_id
 from services.gateway.state import gateway, principal
 from services.gateway.streams import OpenStream, sse_response
+from services.gateway.temporal import session_ended
 
 
 def resume_point(request: Request, turn_id: str | None) -> str | None:
@@ -39,7 +40,10 @@ async def session_events(request: Request) -> Response:
         raise Problem(400, "invalid-turn-id", "turn_id is not a turn id.")
     after = resume_point(request, turn_id)
     # The status query proves the session is this tenant's before anything is streamed.
-    await gw.sessions.status(who.tenant_id, sid)
+    status = await gw.sessions.status(who.tenant_id, sid)
+    if status.state == "ended" and after is None:
+        # Nothing new will ever come; a resume id still replays what the client missed.
+        raise session_ended(sid)
     stream = await OpenStream.open(gw.fanout, gw.slots, who, bus_key(who.tenant_id, sid), after)
     return sse_response(stream, gw.stream_options, turn_id=turn_id, headers={"X-Session-Id": sid})
 

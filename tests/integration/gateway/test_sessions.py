@@ -259,3 +259,8 @@ async def test_ended_session_refuses_messages(client: httpx2.AsyncClient) -> Non
     sent = await client.post(f"/v1/sessions/{sid}/messages", json={"input": "x"})
     assert_problem(sent, 409, "session-ended")
     assert (await client.get(f"/v1/sessions/{sid}")).json()["state"] == "ended"
+    # Nothing new can come from an ended session; with a resume id its log still replays.
+    assert_problem(await client.get(f"/v1/sessions/{sid}/events"), 409, "session-ended")
+    async with client.stream("GET", f"/v1/sessions/{sid}/events?after=0") as replay:
+        assert replay.status_code == 200
+        assert "event: session.ended" in (await replay.aread()).decode()
