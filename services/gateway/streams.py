@@ -83,12 +83,15 @@ class OpenStream:
         return stream
 
     async def close(self) -> None:
-        if self._entered:
-            self._entered = False
-            await self.subscription.__aexit__(None, None, None)
-        if self._token is not None:
-            token, self._token = self._token, None
-            await self._slots.release(self._principal.key_id, token)
+        # Shielded: a client that goes away cancels the response, and its cleanup with it, so a
+        # slot would stay taken until its lease ran out. Bounded, in case Redis hangs.
+        with anyio.move_on_after(5, shield=True):
+            if self._entered:
+                self._entered = False
+                await self.subscription.__aexit__(None, None, None)
+            if self._token is not None:
+                token, self._token = self._token, None
+                await self._slots.release(self._principal.key_id, token)
 
 
 def _turn_of(event: BusEvent) -> str | None:

@@ -8,7 +8,9 @@ from collections.abc import AsyncIterator
 
 import httpx2
 import pytest
+import redis.asyncio as aioredis
 
+from services.gateway.auth import key_id
 from tests.fixtures.gateway import GatewayServer
 from tests.integration.gateway.sse import Frame, frames, text_of
 
@@ -187,3 +189,32 @@ async def test_cancelled_turn_ends_its_stream(client: httpx2.AsyncClient) -> Non
                 cancel = await client.post(f"/v1/sessions/{sid}/turns/{turn_id}/cancel")
                 assert cancel.status_code == 202
     assert got[-1].event == "turn.cancelled"
+
+
+async def test_disconnected_viewers_release_their_subscription_and_slot(
+    client: httpx2.AsyncClient, redis_url: str
+) -> None:
+    sid = await new_session(client)
+    redis = aioredis.from_url(redis_url)
+    channel = f"da:events:a/{sid}"
+    slots = f"da:gw:streams:{key_id('test-key-tenant-a')}"
+
+    async def subscribers() -> int:
+        return int(dict(await redis.pubsub_numsub(channel))[channel.encode()])
+
+    try:
+        streams = [client.stream("GET", f"/v1/sessions/{sid}/events") for _ in range(20)]
+        opened = [await stream.__aenter__() for stream in streams]
+        assert all(response.status_code == 200 for response in opened)
+        assert await subscribers() >= 1
+        held = await redis.zcard(slots)
+        assert held >= 20
+        for stream in streams:
+            await stream.__aexit__(None, None, None)  # the client goes away mid-stream
+        async with asyncio.timeout(10):  # released as the server sees each disconnect
+            while True:
+                if not await subscribers() and await redis.zcard(slots) <= held - 20:
+                    break
+                await asyncio.sleep(0.02)
+    finally:
+        await redis.aclose()
