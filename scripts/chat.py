@@ -177,7 +177,8 @@ class ChatError(Exception):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scripts.chat", description=__doc__)
-    parser.add_argument("--url", default=os.environ.get("GATEWAY_URL", "http://127.0.0.1:8000"))
+    default_url = f"http://127.0.0.1:{os.environ.get('GATEWAY_PORT', '8000')}"
+    parser.add_argument("--url", default=os.environ.get("GATEWAY_URL", default_url))
     parser.add_argument("--key", default=os.environ.get("GATEWAY_API_KEY", "dev-key"))
     parser.add_argument("--session", default=None, help="continue this session (default: new)")
     args = parser.parse_args(argv)
