@@ -1,0 +1,1 @@
+"""`make bench`: the platform overhead benchmark (see __main__.py)."""
