@@ -45,7 +45,7 @@ async def client(real_gateway: GatewayServer) -> AsyncIterator[httpx2.AsyncClien
         base_url=real_gateway.url,
         headers=real_gateway.headers("a"),
         timeout=httpx2.Timeout(60),
-        limits=httpx2.Limits(max_connections=100),
+        limits=httpx2.Limits(max_connections=120),
     ) as http:
         yield http
 
@@ -59,13 +59,13 @@ async def read_turn(response: httpx2.Response, turn_id: str) -> list[Frame]:
     return got
 
 
-async def test_a_nutrisense_turn_streams_to_the_sender_and_its_viewers(
+async def test_a_nutrisense_turn_streams_to_the_sender_and_100_viewers(
     client: httpx2.AsyncClient,
 ) -> None:
     sid = (await client.post("/v1/sessions", json={"timezone": "Europe/Paris"})).json()[
         "session_id"
     ]
-    viewers = 20
+    viewers = 100
     subscribed = asyncio.Event()
     opened = 0
 
