@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import anyio
 import orjson
+from redis.exceptions import RedisError
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.background import BackgroundTask
 
@@ -28,6 +29,17 @@ from services.gateway.ratelimit import StreamSlots
 log = logging.getLogger(__name__)
 
 SESSION_END = "session.ended"
+SUBSCRIBE_TIMEOUT_S = 10.0
+
+
+def redis_unavailable(exc: BaseException) -> Problem:
+    log.warning("event stream unavailable: %s", type(exc).__name__)
+    return Problem(
+        503,
+        "events-unavailable",
+        "The event bus is unavailable; retry.",
+        headers={"Retry-After": "1"},
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +77,10 @@ class OpenStream:
             raise Problem(
                 400, "invalid-event-id", "Last-Event-ID / after is not an event id."
             ) from None
-        token = await slots.acquire(principal.key_id)
+        try:
+            token = await slots.acquire(principal.key_id)
+        except (RedisError, OSError) as exc:
+            raise redis_unavailable(exc) from None
         if token is None:
             raise Problem(
                 429,
@@ -75,7 +90,12 @@ class OpenStream:
             )
         stream = cls(slots, principal, token, subscription)
         try:
-            await subscription.__aenter__()
+            # The fan-out waits for Redis to confirm the subscription; it may be reconnecting.
+            async with asyncio.timeout(SUBSCRIBE_TIMEOUT_S):
+                await subscription.__aenter__()
+        except (TimeoutError, FanoutClosed) as exc:
+            await stream.close()
+            raise redis_unavailable(exc) from None
         except BaseException:
             await stream.close()
             raise
@@ -125,20 +145,54 @@ async def _until_shutdown(
         stop.cancel()
 
 
+class SseBatch(ServerSentEvent):
+    """Several SSE frames sent as one body chunk: one write to the socket instead of many."""
+
+    def __init__(self, frames: list[ServerSentEvent]) -> None:
+        super().__init__(data=frames[-1].data, event=frames[-1].event, id=frames[-1].id)
+        self.frames = frames
+
+    def encode(self) -> bytes:
+        return b"".join(frame.encode() for frame in self.frames)
+
+
+# At most this many queued events go out in one chunk.
+BATCH_MAX = 64
+
+
 async def relay(
     stream: OpenStream, turn_id: str | None, shutdown: anyio.Event
 ) -> AsyncIterator[ServerSentEvent]:
     """Events as SSE frames; with `turn_id`, only that turn's (and session-wide) events, ending
-    with the turn's terminal event. Ends at `session.ended`, on overflow and at shutdown."""
+    with the turn's terminal event. Ends at `session.ended`, on overflow and at shutdown.
+
+    Events that are already queued when one arrives go out with it in one chunk: a stream that
+    keeps up sends each event alone at once; one that fell behind catches up in fewer writes.
+    """
+    subscription = stream.subscription
+    take_ready = getattr(subscription, "take_ready", None)
     try:
-        async for event in _until_shutdown(aiter(stream.subscription), shutdown):
-            event_turn = _turn_of(event) if turn_id is not None else None
-            if turn_id is not None and event_turn not in (turn_id, None):
-                continue
-            yield ServerSentEvent(data=event.data, event=event.type, id=event.id)
-            if event.type == SESSION_END:
-                return
-            if turn_id is not None and event_turn == turn_id and event.type in TERMINAL_TURN_EVENTS:
+        async for first in _until_shutdown(aiter(subscription), shutdown):
+            ready = [first, *(take_ready(BATCH_MAX) if take_ready is not None else ())]
+            frames: list[ServerSentEvent] = []
+            done = False
+            for event in ready:
+                event_turn = _turn_of(event) if turn_id is not None else None
+                if turn_id is not None and event_turn not in (turn_id, None):
+                    continue
+                frames.append(ServerSentEvent(data=event.data, event=event.type, id=event.id))
+                done = event.type == SESSION_END or (
+                    turn_id is not None
+                    and event_turn == turn_id
+                    and event.type in TERMINAL_TURN_EVENTS
+                )
+                if done:
+                    break
+            if len(frames) == 1:
+                yield frames[0]
+            elif frames:
+                yield SseBatch(frames)
+            if done:
                 return
     except ListenerOverflow:
         # Cut off for falling behind: the client reconnects with its Last-Event-ID.
