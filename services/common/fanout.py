@@ -236,6 +236,10 @@ class Subscription:
         self._last_key = parse_id(after) if after is not None else None
         self._listener: _Listener | None = None
         self._iterator: AsyncIterator[BusEvent] | None = None
+        # True while the iterator waits on live events only (no backfill under way), so events
+        # already queued may be taken out of order with nothing older still to come.
+        self._live = False
+        self._held: object | None = None  # a marker `take_ready` met; the iterator handles it
 
     async def __aenter__(self) -> Subscription:
         self._listener = await self.fanout._add(self.session_id)
@@ -270,8 +274,12 @@ class Subscription:
                 yield BusEvent(self.last_id, notice.type, notice.model_dump_json())
             async for event in self._backfill():
                 yield event
+        self._live = True
         while True:
-            item = await listener.queue.get()
+            if self._held is not None:
+                item, self._held = self._held, None
+            else:
+                item = await listener.queue.get()
             if listener.overflowed:
                 raise ListenerOverflow(
                     f"listener of {self.session_id} fell behind; resume after {self.last_id}"
@@ -279,12 +287,38 @@ class Subscription:
             if item is _CLOSED:
                 raise FanoutClosed("the event fan-out is closed")
             if item is _RESYNC:
+                self._live = False
                 async for replayed in self._backfill(retry=True):
                     yield replayed
+                self._live = True
                 continue
             assert isinstance(item, BusEvent)
             if self._fresh(item):
                 yield item
+
+    def take_ready(self, limit: int) -> list[BusEvent]:
+        """Up to `limit` live events already queued, taken without waiting, in order.
+
+        For a consumer that has just received an event from the iterator and can send several
+        at once (one write instead of many when it has fallen behind). Takes nothing while a
+        backfill is under way, and stops at a reconnect, close or overflow marker, which the
+        iterator then handles as usual.
+        """
+        listener = self._listener
+        taken: list[BusEvent] = []
+        if listener is None or not self._live:
+            return taken
+        while len(taken) < limit and self._held is None and not listener.overflowed:
+            try:
+                item = listener.queue.get_nowait()
+            except asyncio.QueueEmpty:
+                break
+            if isinstance(item, BusEvent):
+                if self._fresh(item):
+                    taken.append(item)
+            else:
+                self._held = item
+        return taken
 
     def _fresh(self, event: BusEvent) -> bool:
         key = event.key
