@@ -79,7 +79,14 @@ class Fanout:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        await self._connect()
+        """Connect and start reading; with Redis down, the reader keeps trying in the background
+        (a gateway starts and reports not-ready rather than failing to boot)."""
+        try:
+            await self._connect()
+        except Exception as exc:
+            log.warning("event fan-out cannot reach Redis yet (%s); retrying", type(exc).__name__)
+            self._pubsub = None
+            self._stale.update(self._listeners)
         self._reader = asyncio.create_task(self._read_forever(), name="fanout-reader")
 
     async def close(self) -> None:
@@ -135,7 +142,11 @@ class Fanout:
                 if self._pubsub is not None:
                     with contextlib.suppress(Exception):  # the reader reconnects and re-subscribes
                         await self._pubsub.subscribe(channel)
-        await self._confirmed[channel].wait()
+        try:
+            await self._confirmed[channel].wait()
+        except BaseException:  # cancelled or timed out by the caller: leave nothing behind
+            await asyncio.shield(self._remove(listener))
+            raise
         return listener
 
     async def _remove(self, listener: _Listener) -> None:
@@ -156,9 +167,14 @@ class Fanout:
 
     async def _connect(self) -> None:
         pubsub = self.redis.pubsub()
-        # A private control channel keeps the connection subscribed even with no listeners,
-        # so the reader can block on it and notice a drop at once.
-        await pubsub.subscribe(self._control, *self._listeners)
+        try:
+            # A private control channel keeps the connection subscribed even with no listeners,
+            # so the reader can block on it and notice a drop at once.
+            await pubsub.subscribe(self._control, *self._listeners)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
+            raise
         self._pubsub = pubsub
 
     async def _read_forever(self) -> None:

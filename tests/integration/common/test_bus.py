@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from scripts.stack import servers
+from scripts.stack.processes import free_port
 from services.common.bus import BusEvent, EventBus, InvalidEventId
 from services.common.events import MessageDelta, StreamGap, parse_event
 from services.common.fanout import Fanout, ListenerOverflow, Subscription
@@ -239,3 +240,26 @@ async def test_listeners_resume_across_a_redis_restart(
             await sub.__aexit__(None, None, None)
     await client.aclose()
     assert all(result == [str(n) for n in range(total)] for result in results)
+
+
+async def test_fanout_starts_with_redis_down_and_serves_once_it_is_up(tmp_path: Path) -> None:
+    port = free_port()
+    client = aioredis.from_url(f"redis://127.0.0.1:{port}/0")
+    fan = Fanout(client, EventBus(client), reconnect_backoff_s=(0.02, 0.1))
+    await fan.start()  # must not raise: a gateway boots and reports not-ready instead
+    sid = new_session()
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.3), fan.listen(sid):
+            pass
+    assert fan.listener_count == 0  # a listener given up on leaves nothing behind
+    server = servers.start_redis(tmp_path / "late", port=port)
+    try:
+        async with fan.listen(sid) as sub:
+            reader = asyncio.create_task(collect(sub, 3))
+            for n in range(3):
+                await EventBus(client).publish(sid, delta(sid, n))
+            assert await reader == ["0", "1", "2"]
+    finally:
+        await fan.close()
+        await client.aclose()
+        server.process.stop()
