@@ -16,6 +16,9 @@ from typing import Any
 
 from mistralai.client import Mistral
 from mistralai.client import models as m
+from mistralai.client.utils import eventstreaming
+from mistralai.client.utils.unmarshal_json_response import unmarshal_json_response
+from pydantic import TypeAdapter, ValidationError
 from temporalio.exceptions import ApplicationError
 
 from services.common.events import AgentHandoff, MessageDelta, ToolCall, ToolResult
@@ -88,6 +91,34 @@ async def open_stream(
         agent_version=step.entry_agent_version,
         inputs=inputs,
     )
+
+
+_EVENTS: TypeAdapter[m.ConversationEvents] = TypeAdapter(m.ConversationEvents)
+
+
+def fast_decoding(
+    stream: AsyncIterator[m.ConversationEvents],
+) -> AsyncIterator[m.ConversationEvents]:
+    """The same stream, decoding each event with one shared TypeAdapter.
+
+    The SDK decodes every streamed event by building a fresh pydantic model class around it
+    (`create_model` per event, ~0.3 ms; ~0.01 ms with a TypeAdapter made once): that was the
+    worker's largest cost per delta. Anything the adapter rejects goes through the SDK's own
+    decoder, so a malformed event fails exactly as before. The SDK's generator has not started
+    when this runs, so swapping it loses nothing.
+    """
+    if not isinstance(stream, eventstreaming.EventStreamAsync):
+        return stream
+    response = stream.response
+
+    def decode(raw: str) -> m.ConversationEvents:
+        try:
+            return _EVENTS.validate_json(raw)
+        except ValidationError:
+            return unmarshal_json_response(m.ConversationEvents, response, raw)
+
+    stream.generator = eventstreaming.stream_events_async(response, decode)
+    return stream
 
 
 class StepRelay:
@@ -205,7 +236,7 @@ async def run_step(
 ) -> ConverseResult:
     relay = StepRelay(step, publish)
     try:
-        stream = await open_stream(client, step, restart=restart)
+        stream = fast_decoding(await open_stream(client, step, restart=restart))
         async with stream as events:  # type: ignore[attr-defined]
             async for event in events:
                 on_event()
