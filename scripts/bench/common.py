@@ -115,6 +115,27 @@ class StreamedTurn:
         return self.error is None and self.status == 200 and self.completed
 
 
+def stage_summary(turns: Sequence[StreamedTurn]) -> dict[str, Any]:
+    """Where the turns' time to first token went, from the events' `ts` (ms precision):
+    sending to `turn.started` (gateway, Temporal Update, workflow task, activity dispatch),
+    `turn.started` to the first delta's publish (the model round trips, tools included), and
+    that publish to the client (Redis, fan-out, SSE)."""
+    to_started, to_delta, to_client = [], [], []
+    for turn in turns:
+        started, delta = turn.stamped("turn.started"), turn.stamped("message.delta")
+        if started is None or delta is None:
+            continue
+        started_ts, delta_ts = iso_epoch(started.data["ts"]), iso_epoch(delta.data["ts"])
+        to_started.append((started_ts - turn.started_wall) * 1000.0)
+        to_delta.append((delta_ts - started_ts) * 1000.0)
+        to_client.append((delta.wall - delta_ts) * 1000.0)
+    return {
+        "post_to_turn_started": summary(to_started),
+        "turn_started_to_first_delta_published": summary(to_delta),
+        "first_delta_published_to_client": summary(to_client),
+    }
+
+
 class Gateway:
     """The few gateway calls the benchmark makes, over one pooled HTTP client."""
 

@@ -15,7 +15,7 @@ import contextlib
 import time
 from typing import Any
 
-from scripts.bench.common import Gateway, summary
+from scripts.bench.common import Gateway, stage_summary, summary
 from scripts.bench.stack import rss_bytes
 
 PROMPT = "How is my progress today?"
@@ -63,6 +63,7 @@ async def burst(
         "turn_ms": summary(
             [(t.events[-1].at - t.started) * 1000.0 for t in ok if t.events], digits=0
         ),
+        "ttft_stages_ms": stage_summary(ok),
         "rss_mb": {
             name: {"before": round(before[name] / 2**20, 1), "peak": round(peak[name] / 2**20, 1)}
             for name in pids

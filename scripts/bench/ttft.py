@@ -19,7 +19,7 @@ from typing import Any
 from mistralai.client import Mistral
 from mistralai.client import models as m
 
-from scripts.bench.common import PROMPT, Gateway, StreamedTurn, iso_epoch, summary
+from scripts.bench.common import PROMPT, Gateway, StreamedTurn, stage_summary, summary
 
 
 @dataclass
@@ -122,18 +122,9 @@ def ttft_result(samples: ABSamples) -> dict[str, Any]:
         for d, p in zip(samples.direct, samples.platform, strict=False)
         if d.ttft_ms is not None and p.ttft_ms is not None
     ]
-    # Where a platform turn's time goes, from the events' `ts` (published, ms precision).
-    to_headers, to_started, to_delta, to_client = [], [], [], []
-    for turn in samples.platform:
-        started, delta = turn.stamped("turn.started"), turn.stamped("message.delta")
-        if started is None or delta is None:
-            continue
-        started_ts, delta_ts = iso_epoch(started.data["ts"]), iso_epoch(delta.data["ts"])
-        to_started.append((started_ts - turn.started_wall) * 1000.0)
-        if turn.headers_at is not None:
-            to_headers.append((turn.headers_at - turn.started) * 1000.0)
-        to_delta.append((delta_ts - started_ts) * 1000.0)
-        to_client.append((delta.wall - delta_ts) * 1000.0)
+    to_headers = [
+        (t.headers_at - t.started) * 1000.0 for t in samples.platform if t.headers_at is not None
+    ]
     errors = sum(1 for t in samples.direct if t.ttft_ms is None) + sum(
         1 for t in samples.platform if not t.ok
     )
@@ -147,9 +138,7 @@ def ttft_result(samples: ABSamples) -> dict[str, Any]:
         "added_ms": summary(added),
         "platform_breakdown_ms": {
             "post_to_response_headers": summary(to_headers),
-            "post_to_turn_started": summary(to_started),
-            "turn_started_to_first_delta_published": summary(to_delta),
-            "first_delta_published_to_client": summary(to_client),
+            **stage_summary(samples.platform),
         },
         "errors": errors,
         "seconds": round(samples.seconds, 1),
