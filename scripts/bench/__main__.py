@@ -17,7 +17,7 @@ from typing import Any
 from scripts.bench import concurrency, fanout, idle, ttft
 from scripts.bench.gaps import gaps_result
 from scripts.bench.report import emit, machine
-from scripts.bench.stack import API_KEY, Timing, bench_stack, pids, rss_bytes
+from scripts.bench.stack import API_KEY, Timing, bench_stack, pids, redis_used_memory, rss_bytes
 from scripts.stack.local import LocalStack
 from scripts.stack.processes import REPO_ROOT
 
@@ -29,7 +29,7 @@ class Counts:
         self.ab_turns = 10 if quick else 200
         self.fanout_viewers = [1, 10] if quick else [1, 10, 100, 1000]
         self.fanout_turns = 1 if quick else 3
-        self.idle_sessions = 10 if quick else 200
+        self.idle_sessions = 10 if quick else 500
         self.idle_sample = 2 if quick else 5
         self.concurrency = [5] if quick else [10, 50, 200]
 
@@ -60,10 +60,16 @@ async def run_sections(
         )
     if "idle" in wanted:
         _log(f"idle: {counts.idle_sessions} sessions with one turn each")
+        assert stack.redis is not None
+        redis_port = stack.redis.port
+        db = stack.data_dir / "temporal" / "temporal.db"
         measure = {
-            "workers": lambda: rss_bytes(worker_pids),
-            "temporal": lambda: rss_bytes(pids(stack, "temporal")),
-            "redis": lambda: rss_bytes(pids(stack, "redis")),
+            "workers_rss": lambda: rss_bytes(worker_pids),
+            "temporal_rss": lambda: rss_bytes(pids(stack, "temporal")),
+            "temporal_db": lambda: sum(
+                p.stat().st_size for p in db.parent.glob(db.name + "*") if p.is_file()
+            ),
+            "redis_used": lambda: redis_used_memory(redis_port),
         }
         results["idle"] = await idle.run(
             stack.gateway_url,

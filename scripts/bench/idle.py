@@ -1,9 +1,11 @@
 """Section 5: what an idle session costs, and how much workflow history a turn adds.
 
-N sessions each get one short turn ("hi"), then sit idle. Memory per idle session is the growth
-of summed RSS (workers, Temporal dev server, Redis) over those N sessions, divided by N; the
-workers keep each idle workflow in their sticky cache, Temporal keeps its mutable state, Redis
-the replay log. History per turn comes from Temporal itself (`fetch_history`, the sum of the
+N sessions each get one short turn ("hi"), then sit idle. Cost per idle session is the growth of
+each measure over those N sessions, divided by N: the workers' summed RSS (each idle workflow
+stays in their sticky cache), the Temporal dev server's RSS (a Go heap, so noisy: read it with
+its database, which holds the histories), the Temporal SQLite database on disk (file + WAL), and
+Redis's own `used_memory` (the replay log). Each measure is the median of five readings.
+History per turn comes from Temporal itself (`fetch_history`, the sum of the
 events' serialized sizes) on a few of the sessions: the size after the first turn, then what a
 second small-talk turn and a third tool-using turn each add.
 """
@@ -30,7 +32,12 @@ async def _history(client: Client, sid: str) -> tuple[int, int]:
 
 async def _settled(measure: Any) -> dict[str, int]:
     await asyncio.sleep(2.0)  # let in-flight work and the cache's bookkeeping finish
-    return {name: await asyncio.to_thread(fn) for name, fn in measure.items()}
+    readings: dict[str, list[int]] = {name: [] for name in measure}
+    for _ in range(5):
+        for name, fn in measure.items():
+            readings[name].append(await asyncio.to_thread(fn))
+        await asyncio.sleep(0.3)
+    return {name: sorted(values)[len(values) // 2] for name, values in readings.items()}
 
 
 async def run(
@@ -84,7 +91,7 @@ async def run(
         "sessions": sessions,
         "errors": len(errors),
         "error_samples": errors[:5],
-        "rss_mb": {
+        "mb": {
             name: {"before": round(before[name] / 2**20, 1), "after": round(after[name] / 2**20, 1)}
             for name in measure
         },

@@ -38,7 +38,12 @@ def test_every_section_runs_and_reports(tmp_path: Path) -> None:
     idle = results["idle"]
     assert idle["errors"] == 0
     assert idle["sessions"] == 3
-    assert set(idle["kib_per_idle_session"]) == {"workers", "temporal", "redis"}
+    assert set(idle["kib_per_idle_session"]) == {
+        "workers_rss",
+        "temporal_rss",
+        "temporal_db",
+        "redis_used",
+    }
     assert idle["history"]["first_turn"]["events"] > 0
     rendered = table({**results, "machine": machine()})
     assert "TTFT added" in rendered
