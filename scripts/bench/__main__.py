@@ -17,7 +17,7 @@ from typing import Any
 from scripts.bench import concurrency, fanout, idle, ttft
 from scripts.bench.gaps import gaps_result
 from scripts.bench.report import emit, machine
-from scripts.bench.stack import API_KEY, Timing, bench_stack, pids, redis_used_memory, rss_bytes
+from scripts.bench.stack import API_KEY, Timing, bench_stack, pids, rss_bytes
 from scripts.stack.local import LocalStack
 from scripts.stack.processes import REPO_ROOT
 
@@ -61,7 +61,6 @@ async def run_sections(
     if "idle" in wanted:
         _log(f"idle: {counts.idle_sessions} sessions with one turn each")
         assert stack.redis is not None
-        redis_port = stack.redis.port
         db = stack.data_dir / "temporal" / "temporal.db"
         measure = {
             "workers_rss": lambda: rss_bytes(worker_pids),
@@ -69,13 +68,13 @@ async def run_sections(
             "temporal_db": lambda: sum(
                 p.stat().st_size for p in db.parent.glob(db.name + "*") if p.is_file()
             ),
-            "redis_used": lambda: redis_used_memory(redis_port),
         }
         results["idle"] = await idle.run(
             stack.gateway_url,
             API_KEY,
             stack.temporal.address,
             stack.temporal.namespace,
+            stack.redis.url,
             measure,
             counts.idle_sessions,
             counts.idle_sample,

@@ -3,8 +3,8 @@
 N sessions each get one short turn ("hi"), then sit idle. Cost per idle session is the growth of
 each measure over those N sessions, divided by N: the workers' summed RSS (each idle workflow
 stays in their sticky cache), the Temporal dev server's RSS (a Go heap, so noisy: read it with
-its database, which holds the histories), the Temporal SQLite database on disk (file + WAL), and
-Redis's own `used_memory` (the replay log). Each measure is the median of five readings.
+its database, which holds the histories) and the Temporal SQLite database on disk (file + WAL),
+each the median of five readings; plus Redis's `MEMORY USAGE` of each session's replay log.
 History per turn comes from Temporal itself (`fetch_history`, the sum of the
 events' serialized sizes) on a few of the sessions: the size after the first turn, then what a
 second small-talk turn and a third tool-using turn each add.
@@ -17,10 +17,13 @@ import gc
 import time
 from typing import Any
 
+import redis.asyncio as aioredis
 from temporalio.client import Client
 
 from scripts.bench.common import Gateway
 from scripts.stack.local import DEV_TENANT
+from services.common.bus import stream_key
+from services.common.sessions import bus_key
 
 TOOL_PROMPT = "How is my progress today?"
 
@@ -45,6 +48,7 @@ async def run(
     api_key: str,
     temporal_address: str,
     namespace: str,
+    redis_url: str,
     measure: dict[str, Any],
     sessions: int,
     sample: int = 5,
@@ -69,6 +73,14 @@ async def run(
         sids = await asyncio.gather(*(one() for _ in range(sessions)))
         seconds = time.perf_counter() - began
         after = await _settled(measure)
+        redis = aioredis.from_url(redis_url)
+        try:
+            log_bytes = [
+                int(await redis.memory_usage(stream_key(bus_key(DEV_TENANT, sid))) or 0)
+                for sid in sids
+            ]
+        finally:
+            await redis.aclose()
         first = [await _history(client, sid) for sid in sids[:sample]]
         for sid in sids[:sample]:
             await gateway.stream_turn(sid)
@@ -87,6 +99,7 @@ async def run(
     per_session = {
         name: round((after[name] - before[name]) / sessions / 1024, 1) for name in measure
     }
+    per_session["redis_log"] = round(sum(log_bytes) / len(log_bytes) / 1024, 1)
     return {
         "sessions": sessions,
         "errors": len(errors),

@@ -97,14 +97,3 @@ def cpu_seconds(root_pids: list[int]) -> float:
                 times = proc.cpu_times()
                 total += times.user + times.system
     return total
-
-
-def redis_used_memory(port: int) -> int:
-    """Redis's own count of the memory its data uses (INFO memory: used_memory)."""
-    import redis
-
-    client = redis.Redis(host="127.0.0.1", port=port)
-    try:
-        return int(client.info("memory")["used_memory"])
-    finally:
-        client.close()

@@ -42,7 +42,7 @@ def test_every_section_runs_and_reports(tmp_path: Path) -> None:
         "workers_rss",
         "temporal_rss",
         "temporal_db",
-        "redis_used",
+        "redis_log",
     }
     assert idle["history"]["first_turn"]["events"] > 0
     rendered = table({**results, "machine": machine()})
