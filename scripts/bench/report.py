@@ -154,7 +154,7 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
 
 
 def table(results: dict[str, Any]) -> str:
-    header = ("figure", "value", "target", "")
+    header = ("figure", "value", "target", "met")
     body = rows(results)
     lines = ["| " + " | ".join(header) + " |", "|---|---|---|---|"]
     lines += ["| " + " | ".join(row) + " |" for row in body]
