@@ -33,6 +33,9 @@ from services.gateway.temporal import SessionClient
 
 log = logging.getLogger(__name__)
 
+REDIS_POOL_SIZE = 256
+REDIS_POOL_WAIT_S = 5.0
+
 
 @contextlib.asynccontextmanager
 async def _resources(
@@ -43,7 +46,12 @@ async def _resources(
     client = await Client.connect(
         temporal.address, namespace=temporal.namespace, interceptors=[TracingInterceptor()]
     )
-    redis = aioredis.from_url(redis_settings.redis_url)
+    # Many streams start at once (each backfills, takes a slot): wait for a pooled connection
+    # rather than fail with MaxConnectionsError, which made a 503 under 200 concurrent turns.
+    pool = aioredis.BlockingConnectionPool.from_url(
+        redis_settings.redis_url, max_connections=REDIS_POOL_SIZE, timeout=REDIS_POOL_WAIT_S
+    )
+    redis = aioredis.Redis(connection_pool=pool)
     bus = EventBus(
         redis, maxlen=redis_settings.event_log_maxlen, ttl_s=redis_settings.event_log_ttl_s
     )
