@@ -9,7 +9,6 @@ whose answer never started is resent with the same Idempotency-Key, so it is nev
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -19,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 import httpx2
+
+from scripts.sse import SseDecoder
 
 TERMINAL = {"turn.completed", "turn.failed", "turn.cancelled"}
 RETRYABLE = (httpx2.TransportError, httpx2.RemoteProtocolError)
@@ -32,23 +33,11 @@ class Frame:
 
 
 def parse_sse(lines: Iterator[str]) -> Iterator[Frame]:
-    event_id: str | None = None
-    event: str = "message"
-    data: list[str] = []
+    decoder = SseDecoder()
     for line in lines:
-        if not line:
-            if data:
-                yield Frame(event_id, event, json.loads("\n".join(data)))
-            event_id, event, data = None, "message", []
-        elif not line.startswith(":"):
-            name, _, value = line.partition(":")
-            value = value.removeprefix(" ")
-            if name == "id":
-                event_id = value
-            elif name == "event":
-                event = value
-            elif name == "data":
-                data.append(value)
+        raw = decoder.feed(line)
+        if raw is not None:
+            yield Frame(raw.id, raw.event, raw.json())
 
 
 @dataclass

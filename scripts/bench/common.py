@@ -10,7 +10,8 @@ from datetime import datetime
 from typing import Any
 
 import httpx2
-import orjson
+
+from scripts.sse import SseDecoder
 
 TERMINAL = frozenset({"turn.completed", "turn.failed", "turn.cancelled"})
 # Small talk: the simulator's router answers it itself (no handoff, no tool), on both paths.
@@ -60,26 +61,11 @@ class SseEvent:
 
 async def sse_events(response: httpx2.Response) -> AsyncIterator[SseEvent]:
     """A text/event-stream body as events (comments and pings skipped), stamped on arrival."""
-    event_id: str | None = None
-    name = "message"
-    data: list[str] = []
+    decoder = SseDecoder()
     async for line in response.aiter_lines():
-        if line == "":
-            if data:
-                at, wall = time.perf_counter(), time.time()
-                yield SseEvent(event_id, name, orjson.loads("\n".join(data)), at, wall)
-            event_id, name, data = None, "message", []
-        elif line.startswith(":"):
-            continue
-        else:
-            key, _, value = line.partition(":")
-            value = value[1:] if value.startswith(" ") else value
-            if key == "id":
-                event_id = value
-            elif key == "event":
-                name = value
-            elif key == "data":
-                data.append(value)
+        raw = decoder.feed(line)
+        if raw is not None:
+            yield SseEvent(raw.id, raw.event, raw.json(), time.perf_counter(), time.time())
 
 
 @dataclass

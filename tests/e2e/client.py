@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx2
+
+from scripts.sse import SseDecoder
 
 TERMINAL = frozenset({"turn.completed", "turn.failed", "turn.cancelled"})
 
@@ -21,25 +22,11 @@ class SseEvent:
 
 async def sse_events(response: httpx2.Response) -> AsyncIterator[SseEvent]:
     """Parse a text/event-stream body into events (comments and heartbeats skipped)."""
-    event_id: str | None = None
-    name = "message"
-    data: list[str] = []
+    decoder = SseDecoder()
     async for line in response.aiter_lines():
-        if line == "":
-            if data:
-                yield SseEvent(event_id, name, json.loads("\n".join(data)))
-            event_id, name, data = None, "message", []
-        elif line.startswith(":"):
-            continue
-        else:
-            key, _, value = line.partition(":")
-            value = value[1:] if value.startswith(" ") else value
-            if key == "id":
-                event_id = value
-            elif key == "event":
-                name = value
-            elif key == "data":
-                data.append(value)
+        raw = decoder.feed(line)
+        if raw is not None:
+            yield SseEvent(raw.id, raw.event, raw.json())
 
 
 @dataclass

@@ -9,6 +9,8 @@ from typing import Any
 
 import httpx2
 
+from scripts.sse import SseDecoder
+
 
 @dataclass(frozen=True)
 class Frame:
@@ -28,25 +30,11 @@ class Frame:
 
 async def frames(response: httpx2.Response) -> AsyncIterator[Frame]:
     """The events of an SSE response (comments, e.g. pings, skipped)."""
-    event_id: str | None = None
-    event = "message"
-    data: list[str] = []
+    decoder = SseDecoder()
     async for line in response.aiter_lines():
-        if line == "":
-            if data:
-                yield Frame(event_id, event, "\n".join(data))
-            event_id, event, data = None, "message", []
-        elif line.startswith(":"):
-            continue
-        else:
-            name, _, value = line.partition(":")
-            value = value.removeprefix(" ")
-            if name == "id":
-                event_id = value
-            elif name == "event":
-                event = value
-            elif name == "data":
-                data.append(value)
+        raw = decoder.feed(line)
+        if raw is not None:
+            yield Frame(raw.id, raw.event, raw.data)
 
 
 def text_of(events: list[Frame]) -> str:
