@@ -34,12 +34,6 @@ class Roster:
     # A session continues as new after this many turns (or sooner, when Temporal suggests it).
     turns_per_run: int = 100
 
-    def name_of(self, agent_id: str | None) -> str | None:
-        for agent in self.agents:
-            if agent.agent_id == agent_id:
-                return agent.name
-        return None
-
 
 @dataclass
 class RosterRequest:
