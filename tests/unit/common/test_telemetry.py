@@ -38,3 +38,13 @@ def test_spans_are_captured_in_memory_with_no_token() -> None:
     assert len({span.context.trace_id for span in spans if span.context}) == 1
     resource = spans[0].resource.attributes
     assert resource["service.name"] == "test-service"
+
+
+def test_asgi_messages_get_no_span_of_their_own() -> None:
+    """Logfire already drops those spans on export; the middleware must not even open them."""
+    from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+    app = Starlette(routes=[])
+    setup_telemetry("test-service", app=app, settings=TelemetrySettings())
+    (entry,) = [m for m in app.user_middleware if m.cls is OpenTelemetryMiddleware]  # type: ignore[comparison-overlap]
+    assert entry.kwargs["exclude_spans"] == ["send", "receive"]
