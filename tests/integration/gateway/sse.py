@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -39,3 +40,15 @@ async def frames(response: httpx2.Response) -> AsyncIterator[Frame]:
 
 def text_of(events: list[Frame]) -> str:
     return "".join(f.json["text"] for f in events if f.event == "message.delta")
+
+
+def send_streaming(
+    client: httpx2.AsyncClient, sid: str, text: str
+) -> contextlib.AbstractAsyncContextManager[httpx2.Response]:
+    """POST a message asking for its turn's events in the same response."""
+    return client.stream(
+        "POST",
+        f"/v1/sessions/{sid}/messages",
+        json={"input": text},
+        headers={"Accept": "text/event-stream"},
+    )

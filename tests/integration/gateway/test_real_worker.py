@@ -16,7 +16,7 @@ import pytest
 
 from scripts.stack import servers
 from tests.fixtures.gateway import GatewayServer, start_gateway
-from tests.integration.gateway.sse import Frame, frames, text_of
+from tests.integration.gateway.sse import Frame, frames, send_streaming, text_of
 
 TERMINAL = {"turn.completed", "turn.failed", "turn.cancelled"}
 
@@ -85,12 +85,7 @@ async def test_a_nutrisense_turn_streams_to_the_sender_and_100_viewers(
 
     watchers = [asyncio.create_task(watch()) for _ in range(viewers)]
     await asyncio.wait_for(subscribed.wait(), 30)
-    async with client.stream(
-        "POST",
-        f"/v1/sessions/{sid}/messages",
-        json={"input": "I had two eggs and a banana for breakfast"},
-        headers={"Accept": "text/event-stream"},
-    ) as response:
+    async with send_streaming(client, sid, "I had two eggs and a banana for breakfast") as response:
         assert response.status_code == 200, await response.aread()
         turn_id = response.headers["x-turn-id"]
         sent = await read_turn(response, turn_id)

@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 
 from services.gateway.auth import key_id
 from tests.fixtures.gateway import GatewayServer
-from tests.integration.gateway.sse import Frame, frames, text_of
+from tests.integration.gateway.sse import Frame, frames, send_streaming, text_of
 
 TERMINAL = {"turn.completed", "turn.failed", "turn.cancelled"}
 
@@ -53,12 +53,7 @@ def assert_in_order(events: list[Frame]) -> None:
 
 async def test_post_streams_the_turn_and_closes(client: httpx2.AsyncClient) -> None:
     sid = f"t-{uuid.uuid4().hex[:12]}"
-    async with client.stream(
-        "POST",
-        f"/v1/sessions/{sid}/messages",
-        json={"input": "what is in an apple"},
-        headers={"Accept": "text/event-stream"},
-    ) as response:
+    async with send_streaming(client, sid, "what is in an apple") as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         turn_id = response.headers["x-turn-id"]
@@ -93,12 +88,7 @@ async def test_a_hundred_viewers_get_every_event_in_order(
 
     watchers = [asyncio.create_task(watch()) for _ in range(viewers)]
     await asyncio.wait_for(all_subscribed.wait(), 30)
-    async with client.stream(
-        "POST",
-        f"/v1/sessions/{sid}/messages",
-        json={"input": "slow please"},
-        headers={"Accept": "text/event-stream"},
-    ) as response:
+    async with send_streaming(client, sid, "slow please") as response:
         reference = await read_turn(response)
     results = await asyncio.wait_for(asyncio.gather(*watchers), 60)
     assert reference[-1].event == "turn.completed"
@@ -134,12 +124,7 @@ async def test_viewer_dropped_mid_turn_resumes_without_gap_or_duplicate(
 
 async def test_after_query_resumes_like_last_event_id(client: httpx2.AsyncClient) -> None:
     sid = f"t-{uuid.uuid4().hex[:12]}"
-    async with client.stream(
-        "POST",
-        f"/v1/sessions/{sid}/messages",
-        json={"input": "one two three"},
-        headers={"Accept": "text/event-stream"},
-    ) as response:
+    async with send_streaming(client, sid, "one two three") as response:
         events = await read_turn(response)
     async with client.stream(
         "GET", f"/v1/sessions/{sid}/events", params={"after": events[2].id}
@@ -175,12 +160,7 @@ async def test_malformed_resume_id_is_400(client: httpx2.AsyncClient) -> None:
 
 async def test_cancelled_turn_ends_its_stream(client: httpx2.AsyncClient) -> None:
     sid = f"t-{uuid.uuid4().hex[:12]}"
-    async with client.stream(
-        "POST",
-        f"/v1/sessions/{sid}/messages",
-        json={"input": "hold"},
-        headers={"Accept": "text/event-stream"},
-    ) as response:
+    async with send_streaming(client, sid, "hold") as response:
         turn_id = response.headers["x-turn-id"]
         got: list[Frame] = []
         async for frame in frames(response):
