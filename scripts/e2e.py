@@ -11,21 +11,12 @@ import subprocess
 import sys
 
 from scripts.stack.processes import REPO_ROOT
-
-
-def docker_running() -> bool:
-    try:
-        import docker
-
-        docker.from_env(timeout=2).ping()  # type: ignore[attr-defined]
-    except Exception:
-        return False
-    return True
+from scripts.stack.servers import docker_reachable
 
 
 def main(argv: list[str]) -> int:
     pytest = [sys.executable, "-m", "pytest", "tests/e2e", *argv]
-    if not docker_running():
+    if not docker_reachable():
         print("make e2e: no Docker engine here: running the e2e suite on a local stack", flush=True)
         return subprocess.call(pytest, cwd=REPO_ROOT)
     print("make e2e: Docker found: running the e2e suite against docker compose", flush=True)

@@ -143,6 +143,11 @@ class ManagedProcess:
         except OSError:
             return "(no log)"
 
+    def restart(self) -> ManagedProcess:
+        """Stop, then start the same command again (same port, same data): an outage in tests."""
+        self.stop()
+        return self.start()
+
     def signal(self, sig: signal.Signals) -> None:
         if self.alive():
             with contextlib.suppress(ProcessLookupError):

@@ -149,13 +149,19 @@ def start_redis(
 
 def restart_redis(server: RedisServer) -> RedisServer:
     """Stop and start again on the same port and data directory (a Redis outage in tests)."""
-    server.process.stop()
-    process = ManagedProcess(
-        server.process.name, server.process.argv, log_dir=server.process.log_path.parent
-    )
-    process.start()
-    process.wait_ready(lambda: redis_ping(server.port), timeout=15)
-    return RedisServer(process, server.port)
+    server.process.restart().wait_ready(lambda: redis_ping(server.port), timeout=15)
+    return server
+
+
+def docker_reachable() -> bool:
+    """A Docker engine answers (fast: no engine is the common case here)."""
+    try:
+        import docker
+
+        docker.from_env(timeout=2).ping()  # type: ignore[attr-defined]
+    except Exception:
+        return False
+    return True
 
 
 # --- PostgreSQL -----------------------------------------------------------------------------

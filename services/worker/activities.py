@@ -29,7 +29,7 @@ from services.common.events import EVENT_ADAPTER, ToolResult, TurnRetry, TurnSta
 from services.worker.agents import register_team
 from services.worker.converse import run_step
 from services.worker.mcp_tools import McpTools
-from services.worker.roster import TEAMS
+from services.worker.roster import TEAMS, Team
 from services.worker.settings import WorkerSettings
 from services.worker.steps import (
     ConverseInput,
@@ -66,6 +66,17 @@ async def heartbeating(every_s: float = 0.5) -> AsyncIterator[None]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+def known_team(name: str) -> Team:
+    team = TEAMS.get(name)
+    if team is None:
+        raise ApplicationError(
+            f"unknown agent team {name!r}; known: {sorted(TEAMS)}",
+            type=ActivityErrors.UNKNOWN_TEAM,
+            non_retryable=True,
+        )
+    return team
 
 
 class SessionActivities:
@@ -180,13 +191,7 @@ class SessionActivities:
     @activity.defn
     async def register_team(self, request: RosterRequest) -> Roster:
         """Create or update the team's agents on Mistral (run by the singleton roster workflow)."""
-        team = TEAMS.get(request.team)
-        if team is None:
-            raise ApplicationError(
-                f"unknown agent team {request.team!r}; known: {sorted(TEAMS)}",
-                type=ActivityErrors.UNKNOWN_TEAM,
-                non_retryable=True,
-            )
+        team = known_team(request.team)
         roster = await register_team(
             self.mistral,
             self.mcp,
@@ -203,12 +208,7 @@ class SessionActivities:
     async def resolve_roster(self, request: RosterRequest) -> Roster:
         """The team as registered: through the roster workflow, so concurrent sessions never
         register twice; cached briefly per process."""
-        if request.team not in TEAMS:
-            raise ApplicationError(
-                f"unknown agent team {request.team!r}; known: {sorted(TEAMS)}",
-                type=ActivityErrors.UNKNOWN_TEAM,
-                non_retryable=True,
-            )
+        known_team(request.team)
         # Agents belong to one Mistral endpoint: never share a registration between two.
         origin = hashlib.sha256(self.settings.mistral_url.encode()).hexdigest()[:10]
         cached = self._rosters.get(request.team)

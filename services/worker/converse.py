@@ -24,7 +24,7 @@ from temporalio.exceptions import ApplicationError
 from services.common.events import AgentHandoff, MessageDelta, ToolCall, ToolResult
 from services.common.sessions import TurnUsage
 from services.worker.model import ModelErrors, classify
-from services.worker.steps import ConverseInput, ConverseResult, FunctionCall
+from services.worker.steps import ConverseInput, ConverseResult, FunctionCall, json_object
 
 Publish = Callable[[Any], Any]  # an awaitable publisher of one event model
 
@@ -171,7 +171,7 @@ class StepRelay:
                     **self._common(),
                     call_id=data.id,
                     name=str(data.name),
-                    arguments=_json_object(data.arguments),
+                    arguments=json_object(data.arguments),
                     agent=state.agent,
                 )
             )
@@ -202,7 +202,7 @@ class StepRelay:
                     **self._common(),
                     call_id=call.call_id,
                     name=call.name,
-                    arguments=_json_object(call.arguments),
+                    arguments=json_object(call.arguments),
                     agent=call.agent,
                 )
             )
@@ -214,16 +214,6 @@ class StepRelay:
 
 def _chunk_text(chunk: Any) -> str:
     return str(getattr(chunk, "text", "") or "")
-
-
-def _json_object(text: str) -> dict[str, Any]:
-    if not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError:
-        return {"_raw": text}
-    return value if isinstance(value, dict) else {"_value": value}
 
 
 async def run_step(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -56,6 +55,7 @@ with workflow.unsafe.imports_passed_through():
         RosterRequest,
         StepContext,
         ToolInput,
+        json_object,
     )
 
 MAX_STEPS = 8
@@ -327,7 +327,7 @@ class SessionWorkflow:
                 "approval_id": approval_id,
                 "call_id": call.call_id,
                 "name": call.name,
-                "arguments": _json_object(call.arguments),
+                "arguments": json_object(call.arguments),
                 "expires_at": (workflow.now() + timeout).isoformat(),
             }
         )
@@ -521,11 +521,3 @@ def _turn_error(err: BaseException) -> TurnError:
         }.get(cause.type or "", cause.type or "error")
         return TurnError(code, cause.message)
     return TurnError("error", str(cause))
-
-
-def _json_object(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text or "{}")
-    except ValueError:
-        return {"_raw": text}
-    return value if isinstance(value, dict) else {"_value": value}

@@ -6,6 +6,7 @@ function calls the model asked for, and the tools' (small) results.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -119,3 +120,14 @@ class PublishInput:
     bus_key: str
     # One event of services.common.events as a dict; `ts` is stamped when it is published.
     event: dict[str, Any]
+
+
+def json_object(text: str) -> dict[str, Any]:
+    """Function-call arguments as an object for events; text that is not one is kept, wrapped."""
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {"_raw": text}
+    return value if isinstance(value, dict) else {"_value": value}

@@ -96,7 +96,7 @@ async def test_worker_killed_mid_stream_turn_completes_on_another(
         "".join(e.text for e in mine[retry_at:] if isinstance(e, MessageDelta)) == completed.output
     )
     status = await driver.status(handle)
-    from tests.integration.worker.test_session import sim_history, user_inputs
-
-    history = sim_history(paced_sim.url, status.conversation_id or "")
-    assert user_inputs(history) == ["Set my calorie goal to 2000 calories.", query]
+    assert paced_sim.user_inputs(status.conversation_id or "") == [
+        "Set my calorie goal to 2000 calories.",
+        query,
+    ]

@@ -60,9 +60,7 @@ async def test_session_continues_as_new_and_keeps_its_conversation(
         status = await driver.status(latest)
         assert [t.turn_id for t in status.turns] == turn_ids
         assert all(t.status == "completed" for t in status.turns)
-    from tests.integration.worker.test_session import sim_history, user_inputs
-
-    assert user_inputs(sim_history(mistral_sim.url, status.conversation_id or "")) == [
+    assert mistral_sim.user_inputs(status.conversation_id or "") == [
         *TURNS,
         TURNS[0],
     ]

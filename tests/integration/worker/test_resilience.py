@@ -8,7 +8,7 @@ from typing import Any
 
 from temporalio.client import Client
 
-from scripts.stack.processes import ManagedProcess, http_ok
+from scripts.stack.processes import http_ok
 from services.common.events import TurnFailed, parse_event
 from tests.fixtures.mcp_server import start_mcp_server
 from tests.fixtures.worker import SessionDriver, running_worker
@@ -60,17 +60,10 @@ async def test_mcp_server_down_fails_the_turn_cleanly_and_a_restart_recovers(
             assert isinstance(failed, TurnFailed)
             assert failed.error.code == "tool_unavailable"
 
-            again = ManagedProcess(
-                "mcp-own", mcp.process.argv, log_dir=tmp_path, env=mcp.process.env
-            )
-            again.start()
-            again.wait_ready(lambda: http_ok(f"{mcp.base_url}/healthz"))
-            try:
-                up = await driver.submit(handle, "I had 2 eggs for breakfast.")
-                logged = await driver.events_until_done(handle, up.turn_id)
-                assert logged[-1].type == "turn.completed"
-                assert any(e.type == "tool.result" and "Logged" in e.data for e in logged)
-            finally:
-                again.stop()
+            mcp.process.start().wait_ready(lambda: http_ok(f"{mcp.base_url}/healthz"))
+            up = await driver.submit(handle, "I had 2 eggs for breakfast.")
+            logged = await driver.events_until_done(handle, up.turn_id)
+            assert logged[-1].type == "turn.completed"
+            assert any(e.type == "tool.result" and "Logged" in e.data for e in logged)
     finally:
         mcp.process.stop()

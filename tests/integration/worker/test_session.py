@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from typing import Any
 
 import pytest
@@ -44,16 +42,6 @@ def turn_events(events: list[BusEvent], turn_id: str) -> list[Any]:
     return [e for e in parsed if e.turn_id == turn_id]
 
 
-def sim_history(sim_url: str, conversation_id: str) -> list[dict[str, Any]]:
-    with urllib.request.urlopen(f"{sim_url}/v1/conversations/{conversation_id}/history") as r:
-        entries: list[dict[str, Any]] = json.loads(r.read())["entries"]
-    return entries
-
-
-def user_inputs(entries: list[dict[str, Any]]) -> list[str]:
-    return [str(e["content"]) for e in entries if e["type"] == "message.input"]
-
-
 async def test_nutrisense_five_turns_in_one_conversation(
     driver: SessionDriver, mcp_server: Any, mistral_sim: Any
 ) -> None:
@@ -83,8 +71,9 @@ async def test_nutrisense_five_turns_in_one_conversation(
     assert len(conversations) == 1
     status = await driver.status(handle)
     assert [t.status for t in status.turns] == ["completed"] * 5
-    history = sim_history(mistral_sim.url, status.conversation_id or "")
-    assert user_inputs(history) == [q for q, _, _ in COOKBOOK_QUERIES]
+    assert mistral_sim.user_inputs(status.conversation_id or "") == [
+        q for q, _, _ in COOKBOOK_QUERIES
+    ]
 
     # What the tools stored: 2 eggs, a slice of bread and a cup of coffee for breakfast.
     mcp = McpTools(mcp_server.url)
@@ -132,8 +121,7 @@ async def test_faults_retry_with_restart_and_never_append_twice(
     output = "".join(e.text for e in after_retry if isinstance(e, MessageDelta))
     assert output == events[-1].output
     status = await driver.status(handle)
-    history = sim_history(sim.url, status.conversation_id or "")
-    assert user_inputs(history) == [
+    assert sim.user_inputs(status.conversation_id or "") == [
         "Set my calorie goal to 1800 calories.",
         "I had 2 eggs for breakfast.",
     ]
