@@ -66,8 +66,9 @@ def tool_definition(name: str, mcp_tools: dict[str, Tool]) -> dict[str, Any]:
     }
 
 
-async def resolve_team(team: Team, mcp: McpTools, model: str) -> list[ResolvedAgent]:
-    mcp_tools = {tool.name: tool for tool in await mcp.list_tools()}
+async def resolve_team(
+    team: Team, mcp: McpTools, model: str, mcp_tools: dict[str, Tool]
+) -> list[ResolvedAgent]:
     resolved = []
     for spec in team.agents:
         instructions = await mcp.prompt_text(spec.prompt)
@@ -112,7 +113,8 @@ async def existing_agents(client: Mistral, team: Team) -> dict[str, m.Agent]:
 async def register_team(
     client: Mistral, mcp: McpTools, team: Team, model: str, wanted_approvals: list[str]
 ) -> Roster:
-    resolved = await resolve_team(team, mcp, model)
+    mcp_tools = {tool.name: tool for tool in await mcp.list_tools()}
+    resolved = await resolve_team(team, mcp, model, mcp_tools)
     current = await existing_agents(client, team)
     ids: dict[str, str] = {}
     stale: list[ResolvedAgent] = []
@@ -148,7 +150,6 @@ async def register_team(
         versions[agent.spec.name] = updated.version
     refs = [AgentRef(a.spec.name, ids[a.spec.name], versions.get(a.spec.name)) for a in resolved]
     team_hash = hashlib.sha256("".join(a.spec_hash for a in resolved).encode()).hexdigest()[:20]
-    mcp_tools = {tool.name: tool for tool in await mcp.list_tools()}
     return Roster(
         team=team.name,
         entry=next(ref for ref in refs if ref.name == team.entry),
