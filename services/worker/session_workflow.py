@@ -248,7 +248,7 @@ class SessionWorkflow:
                     entry_agent_id=roster.entry.agent_id,
                     entry_agent_version=roster.entry.version,
                     agent_names={a.agent_id: a.name for a in roster.agents},
-                    conversation_id=None if restart and anchor is None else self.conversation_id,
+                    conversation_id=self.conversation_id,
                     anchor=anchor,
                     restart=restart,
                     user_input=request.input if step == 0 else None,
