@@ -9,10 +9,12 @@ Live delivery to many local listeners is `services.common.fanout.Fanout`.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final, cast
 
+import orjson
 from pydantic import BaseModel
+from sse_starlette import ServerSentEvent
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -29,21 +31,53 @@ return id
 """
 
 
+class _Unset:
+    """Not worked out yet (a cached value may itself be None)."""
+
+
+_UNSET: Final = _Unset()
+
+
 class InvalidEventId(ValueError):
     """A `Last-Event-ID` / `after` that is not a bus id."""
 
 
 @dataclass(frozen=True, slots=True)
 class BusEvent:
-    """One event as delivered: its bus id, SSE event name and JSON data (not re-encoded)."""
+    """One event as delivered: its bus id, SSE event name and JSON data (not re-encoded).
+
+    A process decodes each event once and hands the same object to all its listeners, so what
+    every listener needs from it (its sort key, its turn, its SSE frame) is worked out once here.
+    """
 
     id: str
     type: str
     data: str
+    key: tuple[int, int] = field(init=False, repr=False, compare=False)
+    _turn_id: str | _Unset | None = field(default=_UNSET, init=False, repr=False, compare=False)
+    _frame: bytes | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", parse_id(self.id))
 
     @property
-    def key(self) -> tuple[int, int]:
-        return parse_id(self.id)
+    def turn_id(self) -> str | None:
+        """The `turn_id` in the data, None for a session-wide event."""
+        if isinstance(self._turn_id, _Unset):
+            try:
+                value = orjson.loads(self.data).get("turn_id")
+            except (orjson.JSONDecodeError, AttributeError):
+                value = None
+            object.__setattr__(self, "_turn_id", value if isinstance(value, str) else None)
+        return cast("str | None", self._turn_id)
+
+    @property
+    def sse(self) -> bytes:
+        """The event as one Server-Sent Events frame (`id`, `event`, `data`)."""
+        if self._frame is None:
+            frame = ServerSentEvent(data=self.data, event=self.type, id=self.id).encode()
+            object.__setattr__(self, "_frame", frame)
+        return cast(bytes, self._frame)
 
 
 def parse_id(event_id: str) -> tuple[int, int]:

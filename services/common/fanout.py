@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
@@ -38,17 +39,40 @@ class FanoutClosed(Exception):
     """The process's fan-out is shutting down."""
 
 
-_RESYNC: Final = object()  # queue marker: the connection dropped, backfill from the last id
-_CLOSED: Final = object()  # queue marker: the fan-out is closing
+_RESYNC: Final = object()  # marker: the connection dropped, backfill from the last id
+_CLOSED: Final = object()  # marker: the fan-out is closing
+_ENDED: Final = object()  # marker: this one listener was told to end (`Subscription.end`)
 
 
 class _Listener:
-    __slots__ = ("channel", "overflowed", "queue")
+    """One listener's bounded backlog: a deque and at most one waiting reader.
+
+    Not an asyncio.Queue: a popular session puts every event into hundreds of these, so an
+    offer is an append plus, only when the reader is idle, one future to wake it.
+    """
+
+    __slots__ = ("backlog", "channel", "maxsize", "overflowed", "waiter")
 
     def __init__(self, channel: str, maxsize: int) -> None:
         self.channel = channel
-        self.queue: asyncio.Queue[object] = asyncio.Queue(maxsize)
+        self.maxsize = maxsize
+        self.backlog: deque[object] = deque()
+        self.waiter: asyncio.Future[None] | None = None
         self.overflowed = False
+
+    def wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def next(self) -> object:
+        while not self.backlog:
+            self.waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self.waiter
+            finally:
+                self.waiter = None
+        return self.backlog.popleft()
 
 
 class Fanout:
@@ -228,14 +252,14 @@ class Fanout:
 def _offer(listener: _Listener, item: object) -> None:
     if listener.overflowed:
         return
-    try:
-        listener.queue.put_nowait(item)
-    except asyncio.QueueFull:
+    if len(listener.backlog) >= listener.maxsize:
         listener.overflowed = True
         # Free the backlog now; the consumer sees the flag on its next read.
-        while not listener.queue.empty():
-            listener.queue.get_nowait()
-        listener.queue.put_nowait(_CLOSED)
+        listener.backlog.clear()
+        listener.backlog.append(_CLOSED)
+    else:
+        listener.backlog.append(item)
+    listener.wake()
 
 
 def _as_str(value: bytes | str) -> str:
@@ -256,6 +280,7 @@ class Subscription:
         # already queued may be taken out of order with nothing older still to come.
         self._live = False
         self._held: object | None = None  # a marker `take_ready` met; the iterator handles it
+        self._ended = False
 
     async def __aenter__(self) -> Subscription:
         self._listener = await self.fanout._add(self.session_id)
@@ -270,6 +295,14 @@ class Subscription:
         if self._listener is not None:
             await self.fanout._remove(self._listener)
             self._listener = None
+
+    def end(self) -> None:
+        """Stop the iterator at its next step, keeping what it has not yielded for a resume
+        (the server is shutting down: the client reconnects with its last id elsewhere)."""
+        self._ended = True
+        if self._listener is not None:
+            self._listener.backlog.appendleft(_ENDED)
+            self._listener.wake()
 
     def __aiter__(self) -> AsyncIterator[BusEvent]:
         if self._iterator is None:
@@ -295,13 +328,15 @@ class Subscription:
             if self._held is not None:
                 item, self._held = self._held, None
             else:
-                item = await listener.queue.get()
+                item = await listener.next()
             if listener.overflowed:
                 raise ListenerOverflow(
                     f"listener of {self.session_id} fell behind; resume after {self.last_id}"
                 )
             if item is _CLOSED:
                 raise FanoutClosed("the event fan-out is closed")
+            if item is _ENDED or self._ended:
+                return
             if item is _RESYNC:
                 self._live = False
                 async for replayed in self._backfill(retry=True):
@@ -325,10 +360,9 @@ class Subscription:
         if listener is None or not self._live:
             return taken
         while len(taken) < limit and self._held is None and not listener.overflowed:
-            try:
-                item = listener.queue.get_nowait()
-            except asyncio.QueueEmpty:
+            if not listener.backlog:
                 break
+            item = listener.backlog.popleft()
             if isinstance(item, BusEvent):
                 if self._fresh(item):
                     taken.append(item)

@@ -8,15 +8,13 @@ called both from the body's `finally` and as the response's background task.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
 import anyio
-import orjson
 from redis.exceptions import RedisError
-from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette import EventSourceResponse
 from starlette.background import BackgroundTask
 
 from services.common.bus import BusEvent, InvalidEventId
@@ -114,84 +112,50 @@ class OpenStream:
                 await self._slots.release(self._principal.key_id, token)
 
 
-def _turn_of(event: BusEvent) -> str | None:
-    try:
-        value = orjson.loads(event.data).get("turn_id")
-    except (orjson.JSONDecodeError, AttributeError):
-        return None
-    return value if isinstance(value, str) else None
-
-
-async def _until_shutdown(
-    events: AsyncIterator[BusEvent], shutdown: anyio.Event
-) -> AsyncIterator[BusEvent]:
-    """`events` until the server shuts down: then end, so the response closes cleanly (a final
-    empty chunk) instead of being cut, and the client reconnects to another process."""
-    stop = asyncio.ensure_future(shutdown.wait())
-    try:
-        while True:
-            following = asyncio.ensure_future(anext(events))
-            await asyncio.wait((following, stop), return_when=asyncio.FIRST_COMPLETED)
-            if not following.done():
-                following.cancel()
-                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                    await following
-                return
-            try:
-                yield following.result()
-            except StopAsyncIteration:
-                return
-    finally:
-        stop.cancel()
-
-
-class SseBatch(ServerSentEvent):
-    """Several SSE frames sent as one body chunk: one write to the socket instead of many."""
-
-    def __init__(self, frames: list[ServerSentEvent]) -> None:
-        super().__init__(data=frames[-1].data, event=frames[-1].event, id=frames[-1].id)
-        self.frames = frames
-
-    def encode(self) -> bytes:
-        return b"".join(frame.encode() for frame in self.frames)
-
-
 # At most this many queued events go out in one chunk.
 BATCH_MAX = 64
 
 
+async def _end_at_shutdown(subscription: Subscription, shutdown: anyio.Event) -> None:
+    await shutdown.wait()
+    subscription.end()
+
+
+def _chunk(events: list[BusEvent], turn_id: str | None) -> tuple[bytes, bool]:
+    """The frames of `events` to send as one chunk, and whether the stream is done after them.
+
+    With `turn_id`, only that turn's and session-wide events; done after the turn's terminal
+    event. Done after `session.ended` either way.
+    """
+    frames: list[bytes] = []
+    for event in events:
+        event_turn = event.turn_id if turn_id is not None else None
+        if turn_id is not None and event_turn not in (turn_id, None):
+            continue
+        frames.append(event.sse)
+        ends_turn = turn_id is not None and event_turn == turn_id
+        if event.type == SESSION_END or (ends_turn and event.type in TERMINAL_TURN_EVENTS):
+            return b"".join(frames), True
+    return b"".join(frames), False
+
+
 async def relay(
     stream: OpenStream, turn_id: str | None, shutdown: anyio.Event
-) -> AsyncIterator[ServerSentEvent]:
-    """Events as SSE frames; with `turn_id`, only that turn's (and session-wide) events, ending
-    with the turn's terminal event. Ends at `session.ended`, on overflow and at shutdown.
+) -> AsyncIterator[bytes]:
+    """The stream's events as encoded SSE frames, until the turn's (or the session's) end, an
+    overflow or server shutdown. At shutdown the response then ends cleanly (a final empty
+    chunk) instead of being cut, and the client resumes on another process.
 
-    Events that are already queued when one arrives go out with it in one chunk: a stream that
-    keeps up sends each event alone at once; one that fell behind catches up in fewer writes.
+    Events already queued when one arrives go out with it in one chunk: a stream that keeps up
+    sends each event alone at once; one that fell behind catches up in fewer writes.
     """
     subscription = stream.subscription
-    take_ready = getattr(subscription, "take_ready", None)
+    ender = asyncio.create_task(_end_at_shutdown(subscription, shutdown))
     try:
-        async for first in _until_shutdown(aiter(subscription), shutdown):
-            ready = [first, *(take_ready(BATCH_MAX) if take_ready is not None else ())]
-            frames: list[ServerSentEvent] = []
-            done = False
-            for event in ready:
-                event_turn = _turn_of(event) if turn_id is not None else None
-                if turn_id is not None and event_turn not in (turn_id, None):
-                    continue
-                frames.append(ServerSentEvent(data=event.data, event=event.type, id=event.id))
-                done = event.type == SESSION_END or (
-                    turn_id is not None
-                    and event_turn == turn_id
-                    and event.type in TERMINAL_TURN_EVENTS
-                )
-                if done:
-                    break
-            if len(frames) == 1:
-                yield frames[0]
-            elif frames:
-                yield SseBatch(frames)
+        async for first in subscription:
+            chunk, done = _chunk([first, *subscription.take_ready(BATCH_MAX)], turn_id)
+            if chunk:
+                yield chunk
             if done:
                 return
     except ListenerOverflow:
@@ -200,6 +164,7 @@ async def relay(
     except FanoutClosed:
         pass
     finally:
+        ender.cancel()
         await stream.close()
 
 

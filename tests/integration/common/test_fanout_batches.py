@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 import redis.asyncio as aioredis
 
+from scripts.stack.processes import apoll
 from services.common.bus import BusEvent, EventBus
 from services.common.events import MessageDelta, parse_event
 from services.common.fanout import Fanout
@@ -21,6 +22,13 @@ async def fanout(redis_url: str) -> AsyncIterator[tuple[Fanout, EventBus]]:
     async with Fanout(client, bus, queue_size=20_000) as fan:
         yield fan, bus
     await client.aclose()
+
+
+def parked(check: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
+    async def condition() -> bool:
+        return check()
+
+    return condition
 
 
 def _text(event: BusEvent) -> str:
@@ -55,3 +63,49 @@ async def test_batches_keep_order_across_backfill_and_live(
         await publisher
     assert seen == [str(n) for n in range(300)]
     assert max(batches) > 1
+
+
+async def test_end_stops_a_waiting_listener_and_a_resume_gets_what_it_did_not_yield(
+    fanout: tuple[Fanout, EventBus],
+) -> None:
+    fan, bus = fanout
+    sid = f"s-{uuid.uuid4().hex[:12]}"
+    async with fan.listen(sid) as sub:
+        await bus.publish(sid, MessageDelta(session_id=sid, turn_id="t", text="0"))
+        iterator = aiter(sub)
+        async with asyncio.timeout(10):
+            first = await anext(iterator)
+            waiting = asyncio.create_task(anext(iterator, None))
+            listener = sub._listener
+            assert listener is not None
+            assert await apoll(parked(lambda: listener.waiter is not None), 5, 0.001)
+            sub.end()  # server shutdown: the stream ends instead of waiting on
+            assert await waiting is None
+        await bus.publish(sid, MessageDelta(session_id=sid, turn_id="t", text="1"))
+    assert _text(first) == "0"
+    async with fan.listen(sid, after=sub.last_id) as resumed:
+        async with asyncio.timeout(10):
+            assert _text(await anext(aiter(resumed))) == "1"
+
+
+async def test_end_drops_queued_events_a_resume_then_replays(
+    fanout: tuple[Fanout, EventBus],
+) -> None:
+    fan, bus = fanout
+    sid = f"s-{uuid.uuid4().hex[:12]}"
+    async with fan.listen(sid) as sub:
+        for n in range(3):
+            await bus.publish(sid, MessageDelta(session_id=sid, turn_id="t", text=str(n)))
+        iterator = aiter(sub)
+        async with asyncio.timeout(10):
+            first = await anext(iterator)
+            listener = sub._listener
+            assert listener is not None
+            assert await apoll(parked(lambda: len(listener.backlog) == 2), 5, 0.001)
+            sub.end()
+            rest = [event async for event in iterator]
+    assert (_text(first), rest) == ("0", [])
+    async with fan.listen(sid, after=sub.last_id) as resumed:
+        async with asyncio.timeout(10):
+            replayed = [_text(await anext(aiter(resumed))) for _ in range(2)]
+    assert replayed == ["1", "2"]

@@ -9,6 +9,7 @@ from typing import Any
 
 import anyio
 
+from scripts.sse import RawEvent, SseDecoder
 from services.common.bus import BusEvent
 from services.common.fanout import ListenerOverflow
 from services.gateway.auth import Principal
@@ -16,20 +17,35 @@ from services.gateway.streams import OpenStream, relay
 
 
 class ScriptedSubscription:
-    def __init__(self, events: list[BusEvent], then: BaseException | None = None) -> None:
-        self.events = events
+    """Yields `events` one at a time (or `ready` at a time through take_ready), then `then`,
+    then waits like a live stream with nothing more to come, until `end()`."""
+
+    def __init__(
+        self, events: list[BusEvent], then: BaseException | None = None, ready: int = 0
+    ) -> None:
+        self.events = list(events)
         self.then = then
+        self.ready = ready
+        self.ended = asyncio.Event()
         self.exited = False
 
     def __aiter__(self) -> AsyncIterator[BusEvent]:
         return self._iterate()
 
     async def _iterate(self) -> AsyncIterator[BusEvent]:
-        for event in self.events:
-            yield event
+        while self.events:
+            yield self.events.pop(0)
         if self.then is not None:
             raise self.then
-        await asyncio.Event().wait()  # a live stream: nothing more, ever
+        await self.ended.wait()
+
+    def take_ready(self, limit: int) -> list[BusEvent]:
+        taken = self.events[: min(limit, self.ready)]
+        del self.events[: len(taken)]
+        return taken
+
+    def end(self) -> None:
+        self.ended.set()
 
     async def __aexit__(self, *exc: object) -> None:
         self.exited = True
@@ -56,9 +72,15 @@ def opened(subscription: ScriptedSubscription, slots: Slots) -> OpenStream:
     return stream
 
 
+def frames(chunk: bytes) -> list[RawEvent]:
+    decoder = SseDecoder()
+    return [e for line in chunk.decode().split("\r\n") if (e := decoder.feed(line)) is not None]
+
+
 async def collect(stream: OpenStream, turn_id: str | None, shutdown: anyio.Event) -> list[Any]:
     async with asyncio.timeout(2):
-        return [(frame.id, frame.event) async for frame in relay(stream, turn_id, shutdown)]
+        chunks = [chunk async for chunk in relay(stream, turn_id, shutdown)]
+    return [(frame.id, frame.event) for chunk in chunks for frame in frames(chunk)]
 
 
 async def test_one_turn_is_filtered_and_ends_at_its_terminal_event() -> None:
@@ -102,12 +124,12 @@ async def test_overflow_closes_the_stream_cleanly() -> None:
 
 async def test_shutdown_ends_a_waiting_stream() -> None:
     sub, shutdown = ScriptedSubscription([event(1, "message.delta", "t1")]), anyio.Event()
-    frames: list[Any] = []
+    received: list[Any] = []
     first = asyncio.Event()
 
     async def read() -> None:
-        async for frame in relay(opened(sub, Slots()), None, shutdown):
-            frames.append(frame.id)
+        async for chunk in relay(opened(sub, Slots()), None, shutdown):
+            received.extend(frame.id for frame in frames(chunk))
             first.set()
 
     reader = asyncio.create_task(read())
@@ -115,5 +137,21 @@ async def test_shutdown_ends_a_waiting_stream() -> None:
         await first.wait()
         shutdown.set()  # the stream is now waiting for a next event that never comes
         await reader
-    assert frames == ["1-0"]
+    assert received == ["1-0"]
     assert sub.exited
+
+
+async def test_queued_events_go_out_as_one_chunk_and_the_filter_still_applies() -> None:
+    events = [
+        event(1, "message.delta", "t1"),
+        event(2, "message.delta", "t2"),
+        event(3, "message.delta", "t1"),
+        event(4, "turn.completed", "t1"),
+        event(5, "message.delta", "t1"),
+    ]
+    sub = ScriptedSubscription(events, ready=10)
+    stream = opened(sub, Slots())
+    async with asyncio.timeout(2):
+        chunks = [chunk async for chunk in relay(stream, "t1", anyio.Event())]
+    assert len(chunks) == 1
+    assert [f.id for f in frames(chunks[0])] == ["1-0", "3-0", "4-0"]
