@@ -7,6 +7,7 @@ connection) in the lifespan, and closes them after the last stream has drained.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -78,6 +79,18 @@ async def _resources(
         await redis.aclose()
 
 
+def freeze_startup_heap() -> None:
+    """Move what startup built (modules, the app, its clients: objects that live as long as
+    the process) out of the garbage collector's reach.
+
+    A full collection stops every stream of the process while it walks the heap; with the
+    startup heap frozen it walks only what requests made. Measured with 1,000 SSE viewers:
+    full collections of 74-847 ms became 37-137 ms (`docs/benchmarks.md`).
+    """
+    gc.collect()  # what is already garbage goes now rather than stay frozen for good
+    gc.freeze()
+
+
 def create_app(
     settings: GatewaySettings | None = None,
     *,
@@ -94,6 +107,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with _resources(settings, temporal, redis_settings) as gateway:
             app.state.gateway = gateway
+            freeze_startup_heap()
             log.info("gateway ready (task queue %s)", temporal.task_queue)
             yield
 
