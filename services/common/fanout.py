@@ -51,9 +51,11 @@ class _Listener:
     offer is an append plus, only when the reader is idle, one future to wake it.
     """
 
-    __slots__ = ("backlog", "channel", "maxsize", "overflowed", "waiter")
+    __slots__ = ("backlog", "channel", "loop", "maxsize", "overflowed", "waiter")
 
     def __init__(self, channel: str, maxsize: int) -> None:
+        # Kept: on 3.11 each get_running_loop() is a getpid() system call, per wait per viewer.
+        self.loop = asyncio.get_running_loop()
         self.channel = channel
         self.maxsize = maxsize
         self.backlog: deque[object] = deque()
@@ -67,7 +69,7 @@ class _Listener:
 
     async def next(self) -> object:
         while not self.backlog:
-            self.waiter = asyncio.get_running_loop().create_future()
+            self.waiter = self.loop.create_future()
             try:
                 await self.waiter
             finally:
