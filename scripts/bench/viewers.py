@@ -1,12 +1,12 @@
 """`python -m scripts.bench.viewers`: N lean SSE viewers of one session, in one process.
 
-Each viewer is a raw asyncio protocol on its own connection, on uvloop (no HTTP client library,
-so the viewers cost the machine as little as they can: they share it with the gateway), reading `GET /v1/sessions/{sid}/events`. It
-prints `ready` once every viewer's response has started (the gateway subscribes before it answers,
-so from then on nothing is missed), then stamps every `message.delta` on arrival with
-`time.time()` and compares with the event's `ts` (set when the worker publishes it, ms precision).
-It ends when every viewer has seen `--turns` `turn.completed` events (or at `--timeout`), and
-prints one JSON line: the lags in ms, the deltas each viewer got, and errors.
+Each viewer is a raw asyncio protocol on its own connection, on uvloop (no HTTP client library, so
+the viewers cost the machine as little as they can: they share it with the gateway), reading `GET
+/v1/sessions/{sid}/events`. It prints `ready` once every viewer's response has started (the gateway
+subscribes before it answers, so from then on nothing is missed), then stamps every `message.delta`
+on arrival with `time.time()` and compares with the event's `ts` (set when the worker publishes it,
+ms precision). It ends when every viewer has seen `--turns` `turn.completed` events (or at
+`--timeout`), and prints one JSON line: the lags in ms, the deltas each viewer got, and errors.
 
 The process runs under SCHED_BATCH (Linux): viewers stand for clients on other machines, and at
 normal priority every socket write the gateway makes would wake a viewer process that preempts
