@@ -168,18 +168,21 @@ class EventBus:
         trimmed = int(info.get("entries-added", 0)) > int(info.get("length", 0))
         return LogBounds(True, _text(first[0]) if first else None, trimmed)
 
-    async def gap_after(self, session_id: str, after: str) -> LogBounds | None:
+    async def gap_after(
+        self, session_id: str, after: str, *, published: bool = False
+    ) -> LogBounds | None:
         """The log's bounds when events after `after` may be gone from it, else None.
 
         Trimming keeps no record of what it dropped, so a trimmed log whose first entry is newer
         than `after` counts as a gap (a client that saw the very last trimmed event is told too;
-        it refetches the session's state, which costs little).
+        it refetches the session's state, which costs little). `published`: events are known to
+        have been published, so a missing log is a gap even from the start.
         """
         after_key = parse_id(after)
         bounds = await self.bounds(session_id)
         if not bounds.exists:
             # A client that saw an event has a log that expired or was lost with Redis.
-            return bounds if after_key > (0, 0) else None
+            return bounds if after_key > (0, 0) or published else None
         if bounds.trimmed and (bounds.first_id is None or parse_id(bounds.first_id) > after_key):
             return bounds
         return None

@@ -283,6 +283,7 @@ class Subscription:
         self._live = False
         self._held: object | None = None  # a marker `take_ready` met; the iterator handles it
         self._ended = False
+        self._replay_only = False
 
     async def __aenter__(self) -> Subscription:
         self._listener = await self.fanout._add(self.session_id)
@@ -306,6 +307,12 @@ class Subscription:
             self._listener.backlog.appendleft(_ENDED)
             self._listener.wake()
 
+    def replay_only(self) -> None:
+        """End at the end of the log instead of going on live: for what is over (a finished
+        turn), where nothing more will come. Call before iterating. A log that no longer holds
+        what was published gives a `stream.gap`, even to a listener that starts from "0"."""
+        self._replay_only = True
+
     def __aiter__(self) -> AsyncIterator[BusEvent]:
         if self._iterator is None:
             self._iterator = self._events()
@@ -317,7 +324,7 @@ class Subscription:
             raise RuntimeError("use `async with fanout.listen(...)` before iterating")
         bus = self.fanout.bus
         if self.last_id is not None:
-            gap = await bus.gap_after(self.session_id, self.last_id)
+            gap = await bus.gap_after(self.session_id, self.last_id, published=self._replay_only)
             if gap is not None:
                 notice = StreamGap(
                     session_id=self.session_id, after=self.last_id, first_available=gap.first_id
@@ -325,6 +332,8 @@ class Subscription:
                 yield BusEvent(self.last_id, notice.type, notice.model_dump_json())
             async for event in self._backfill():
                 yield event
+        if self._replay_only:
+            return
         self._live = True
         while True:
             if self._held is not None:

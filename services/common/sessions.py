@@ -21,6 +21,7 @@ STATUS_QUERY = "status"
 
 OnBusy = Literal["enqueue", "reject", "interrupt"]
 TurnStatus = Literal["queued", "running", "completed", "failed", "cancelled"]
+FINISHED_TURN_STATUSES: frozenset[TurnStatus] = frozenset({"completed", "failed", "cancelled"})
 SessionState = Literal["open", "ended"]
 
 MAX_INPUT_CHARS = 32_000

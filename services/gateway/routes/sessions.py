@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from services.common.sessions import (
+    FINISHED_TURN_STATUSES,
     ApprovalDecision,
     CancelRequest,
     EndRequest,
@@ -38,6 +39,7 @@ from services.gateway.problems import Problem
 from services.gateway.routes.paths import ref_id, session_id
 from services.gateway.state import gateway, principal
 from services.gateway.streams import OpenStream, sse_response
+from services.gateway.temporal import SessionClient
 
 
 def events_url(sid: str, turn_id: str | None = None) -> str:
@@ -131,11 +133,22 @@ async def send_message(request: Request) -> Response:
     )
     try:
         receipt = await gw.sessions.submit(start, turn)
+        if keyed and await _turn_finished(gw.sessions, who.tenant_id, sid, receipt.turn_id):
+            # A retry of a turn that is over: replay what the log still holds, then end (its
+            # events may have expired or been trimmed: the client gets `stream.gap`, no hang).
+            stream.subscription.replay_only()
     except BaseException:
         await stream.close()
         raise
     headers = {"X-Session-Id": sid, "X-Turn-Id": receipt.turn_id}
     return sse_response(stream, gw.stream_options, turn_id=receipt.turn_id, headers=headers)
+
+
+async def _turn_finished(sessions: SessionClient, tenant_id: str, sid: str, turn_id: str) -> bool:
+    """Whether the turn is over. The receipt cannot say: Temporal answers a retried Update
+    (same id) with its first outcome, when the turn was still queued or running."""
+    status = await sessions.status(tenant_id, sid)
+    return any(t.turn_id == turn_id and t.status in FINISHED_TURN_STATUSES for t in status.turns)
 
 
 def _accepted(sid: str, receipt: TurnReceipt) -> TurnAccepted:

@@ -109,3 +109,31 @@ async def test_end_drops_queued_events_a_resume_then_replays(
         async with asyncio.timeout(10):
             replayed = [_text(await anext(aiter(resumed))) for _ in range(2)]
     assert replayed == ["1", "2"]
+
+
+async def test_replay_only_ends_at_the_end_of_the_log(fanout: tuple[Fanout, EventBus]) -> None:
+    fan, bus = fanout
+    sid = f"s-{uuid.uuid4().hex[:12]}"
+    for n in range(3):
+        await bus.publish(sid, MessageDelta(session_id=sid, turn_id="t", text=str(n)))
+    async with fan.listen(sid, after="0") as sub:
+        sub.replay_only()
+        async with asyncio.timeout(10):
+            replayed = [_text(event) async for event in sub]
+    assert replayed == ["0", "1", "2"]
+
+
+async def test_replay_only_of_a_lost_log_is_a_gap_then_the_end(
+    fanout: tuple[Fanout, EventBus],
+) -> None:
+    fan, bus = fanout
+    sid = f"s-{uuid.uuid4().hex[:12]}"  # nothing in the log: it expired, or Redis lost it
+    async with fan.listen(sid, after="0") as sub:
+        sub.replay_only()
+        async with asyncio.timeout(10):
+            events = [event async for event in sub]
+    assert [event.type for event in events] == ["stream.gap"]
+    async with fan.listen(sid, after="0") as live:  # a listener of what is to come: no gap
+        await bus.publish(sid, MessageDelta(session_id=sid, turn_id="t", text="new"))
+        async with asyncio.timeout(10):
+            assert _text(await anext(aiter(live))) == "new"

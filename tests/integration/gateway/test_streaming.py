@@ -10,6 +10,9 @@ import httpx2
 import pytest
 import redis.asyncio as aioredis
 
+from services.common.bus import EventBus, stream_key
+from services.common.events import MessageDelta
+from services.common.sessions import bus_key
 from services.gateway.auth import key_id
 from tests.fixtures.gateway import GatewayServer
 from tests.integration.gateway.sse import Frame, frames, send_streaming, text_of
@@ -146,6 +149,38 @@ async def test_retried_streaming_message_replays_the_original_turn(
             runs.append(await read_turn(response))
     assert [f.id for f in runs[0]] == [f.id for f in runs[1]]
     assert runs[1][-1].event == "turn.completed"
+
+
+@pytest.mark.parametrize("log", ["expired", "trimmed"])
+async def test_retried_streaming_message_of_a_turn_whose_events_are_gone_ends(
+    client: httpx2.AsyncClient, redis_url: str, log: str
+) -> None:
+    """The turn is over and its events left the log: the retry says so and ends, not hangs."""
+    sid = f"t-{uuid.uuid4().hex[:12]}"
+    headers = {"Accept": "text/event-stream", "Idempotency-Key": "k-gone"}
+    async with client.stream(
+        "POST", f"/v1/sessions/{sid}/messages", json={"input": "hello"}, headers=headers
+    ) as response:
+        first = await read_turn(response)
+    assert first[-1].event == "turn.completed"
+    redis = aioredis.from_url(redis_url)
+    bus = EventBus(redis)
+    if log == "expired":
+        await bus.delete(bus_key("a", sid))
+    else:  # trimmed past the turn: only a later turn's event is left
+        await redis.xtrim(stream_key(bus_key("a", sid)), maxlen=0)
+        later = MessageDelta(session_id=sid, turn_id="turn_later", text="x")
+        await bus.publish(bus_key("a", sid), later)
+    await redis.aclose()
+    async with asyncio.timeout(10):
+        async with client.stream(
+            "POST", f"/v1/sessions/{sid}/messages", json={"input": "hello"}, headers=headers
+        ) as response:
+            assert response.status_code == 200
+            assert response.headers["x-turn-id"] == first[0].turn_id
+            again = [frame async for frame in frames(response)]  # ends: the server closes
+    assert [frame.event for frame in again][:1] == ["stream.gap"]
+    assert not [frame for frame in again if frame.turn_id == first[0].turn_id]
 
 
 async def test_malformed_resume_id_is_400(client: httpx2.AsyncClient) -> None:
