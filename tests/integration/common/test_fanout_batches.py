@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -12,7 +13,7 @@ import redis.asyncio as aioredis
 from scripts.stack.processes import apoll
 from services.common.bus import BusEvent, EventBus
 from services.common.events import MessageDelta, parse_event
-from services.common.fanout import Fanout
+from services.common.fanout import Fanout, Subscription
 
 
 @pytest.fixture
@@ -24,11 +25,15 @@ async def fanout(redis_url: str) -> AsyncIterator[tuple[Fanout, EventBus]]:
     await client.aclose()
 
 
-def parked(check: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
-    async def condition() -> bool:
-        return check()
+async def listener_reaches(sub: Subscription, state: Callable[[Any], bool]) -> None:
+    """Poll until the subscription's listener (its backlog and waiter) is in `state`."""
+    listener = sub._listener
+    assert listener is not None
 
-    return condition
+    async def reached() -> bool:
+        return state(listener)
+
+    assert await apoll(reached, 5, 0.001)
 
 
 def _text(event: BusEvent) -> str:
@@ -76,9 +81,7 @@ async def test_end_stops_a_waiting_listener_and_a_resume_gets_what_it_did_not_yi
         async with asyncio.timeout(10):
             first = await anext(iterator)
             waiting = asyncio.create_task(anext(iterator, None))
-            listener = sub._listener
-            assert listener is not None
-            assert await apoll(parked(lambda: listener.waiter is not None), 5, 0.001)
+            await listener_reaches(sub, lambda listener: listener.waiter is not None)
             sub.end()  # server shutdown: the stream ends instead of waiting on
             assert await waiting is None
         await bus.publish(sid, MessageDelta(session_id=sid, turn_id="t", text="1"))
@@ -99,9 +102,7 @@ async def test_end_drops_queued_events_a_resume_then_replays(
         iterator = aiter(sub)
         async with asyncio.timeout(10):
             first = await anext(iterator)
-            listener = sub._listener
-            assert listener is not None
-            assert await apoll(parked(lambda: len(listener.backlog) == 2), 5, 0.001)
+            await listener_reaches(sub, lambda listener: len(listener.backlog) == 2)
             sub.end()
             rest = [event async for event in iterator]
     assert (_text(first), rest) == ("0", [])
