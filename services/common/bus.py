@@ -21,14 +21,22 @@ if TYPE_CHECKING:
 
 KEY_PREFIX = "da:events:"
 
-# KEYS: stream, channel. ARGV: maxlen, ttl seconds, type, data.
+# KEYS: stream, channel[, once]. ARGV: maxlen, ttl seconds, type, data.
 # The channel message is "<id>\n<type>\n<data>": compact JSON holds no raw newline.
+# With a third key the publish happens once: that key keeps the first publish's id, which a
+# repeat (a retried activity that had published before it failed) gets back instead.
 _PUBLISH_LUA = """
+if #KEYS == 3 then
+  local first = redis.call('GET', KEYS[3])
+  if first then return first end
+end
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 't', ARGV[3], 'd', ARGV[4])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 redis.call('PUBLISH', KEYS[2], id .. '\\n' .. ARGV[3] .. '\\n' .. ARGV[4])
+if #KEYS == 3 then redis.call('SET', KEYS[3], id, 'EX', ARGV[2]) end
 return id
 """
+ONCE_PREFIX = "da:once:"
 
 
 class _Unset:
@@ -128,13 +136,21 @@ class EventBus:
         self.ttl_s = ttl_s
         self._publish = redis.register_script(_PUBLISH_LUA)
 
-    async def publish(self, session_id: str, event: BaseModel) -> str:
-        """Append to the log and publish live, atomically; returns the event's bus id."""
-        event_type = str(getattr(event, "type"))  # noqa: B009 - every vocabulary model has one
-        return await self.publish_raw(session_id, event_type, event.model_dump_json())
+    async def publish(self, session_id: str, event: BaseModel, *, once: str | None = None) -> str:
+        """Append to the log and publish live, atomically; returns the event's bus id.
 
-    async def publish_raw(self, session_id: str, event_type: str, data: str) -> str:
+        `once`: a key, unique in the session, that makes the publish idempotent for as long as
+        the log lives: a second publish with it publishes nothing and returns the first's id.
+        """
+        event_type = str(getattr(event, "type"))  # noqa: B009 - every vocabulary model has one
+        return await self.publish_raw(session_id, event_type, event.model_dump_json(), once=once)
+
+    async def publish_raw(
+        self, session_id: str, event_type: str, data: str, *, once: str | None = None
+    ) -> str:
         keys = [stream_key(session_id), channel_name(session_id)]
+        if once is not None:
+            keys.append(f"{ONCE_PREFIX}{session_id}:{once}")
         args: list[str | int] = [self.maxlen, self.ttl_s, event_type, data]
         return _text(await self._publish(keys=keys, args=args))
 

@@ -95,8 +95,8 @@ class SessionActivities:
         self.temporal = temporal
         self._rosters: dict[str, tuple[float, Roster]] = {}
 
-    async def _publish(self, bus_key: str, event: BaseModel) -> None:
-        await self.bus.publish(bus_key, event)
+    async def _publish(self, bus_key: str, event: BaseModel, *, once: str | None = None) -> None:
+        await self.bus.publish(bus_key, event, once=once)
 
     # -- model steps -----------------------------------------------------------------------
 
@@ -158,6 +158,8 @@ class SessionActivities:
                 output=output.output,
                 is_error=output.is_error,
             ),
+            # A retry of a call whose first attempt published before failing: not twice.
+            once=f"{context.turn_id}:{call.call_id}:tool.result",
         )
         return output
 
@@ -184,7 +186,7 @@ class SessionActivities:
     @activity.defn
     async def publish_event(self, request: PublishInput) -> str:
         event = EVENT_ADAPTER.validate_python(request.event)
-        return await self.bus.publish(request.bus_key, event)
+        return await self.bus.publish(request.bus_key, event, once=request.once)
 
     # -- the roster ------------------------------------------------------------------------
 

@@ -132,6 +132,7 @@ class SessionWorkflow:
         self.roster_error = TurnError("agent_unavailable", "the agent team is not registered")
         self._cancel_reason: str | None = None
         self._end_reason: str | None = None
+        self._published = 0  # workflow events published by this run: each one's `once` key
 
     # -- the main loop ---------------------------------------------------------------------
 
@@ -366,10 +367,14 @@ class SessionWorkflow:
     async def _publish(self, event: dict[str, Any]) -> None:
         """Publish a workflow-level event; a bus outage costs live delivery, never the turn."""
         event = {"session_id": self.start.session_id, **event}
+        # Replay re-runs a local activity whose result was not recorded yet (the worker died
+        # after it published): the same key, counted per run, makes that a no-op on the bus.
+        self._published += 1
+        once = f"{workflow.info().run_id}:{self._published}"
         try:
             await workflow.execute_local_activity_method(
                 SessionActivities.publish_event,
-                PublishInput(self.key, event),
+                PublishInput(self.key, event, once),
                 start_to_close_timeout=timedelta(seconds=5),
                 retry_policy=RetryPolicy(
                     maximum_interval=timedelta(seconds=2), maximum_attempts=10

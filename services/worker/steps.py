@@ -120,6 +120,8 @@ class PublishInput:
     bus_key: str
     # One event of services.common.events as a dict; `ts` is stamped when it is published.
     event: dict[str, Any]
+    # Makes the publish idempotent (EventBus.publish `once`); None: publish every time.
+    once: str | None = None
 
 
 def json_object(text: str) -> dict[str, Any]:

@@ -72,6 +72,22 @@ async def test_publish_appends_to_log_with_ttl_and_returns_id(
     assert [event.id async for event in bus.read_after(sid, first)] == [second]
 
 
+async def test_a_publish_once_is_logged_and_delivered_once(
+    bus: EventBus, redis: aioredis.Redis, fanout: Fanout
+) -> None:
+    sid = new_session()
+    async with fanout.listen(sid) as sub:
+        first = await bus.publish(sid, delta(sid, 1), once="turn:call:tool.result")
+        again = await bus.publish(sid, delta(sid, 1), once="turn:call:tool.result")
+        other = await bus.publish(sid, delta(sid, 2), once="turn:other:tool.result")
+        plain = await bus.publish(sid, delta(sid, 3))
+        live = await collect(sub, 3, within=10)
+    assert again == first
+    assert [e.id async for e in bus.read_after(sid, None)] == [first, other, plain]
+    assert live == ["1", "2", "3"]
+    assert 0 < await redis.ttl(f"da:once:{sid}:turn:call:tool.result") <= 600
+
+
 async def test_ten_thousand_events_reach_fifty_listeners_in_order(
     redis: aioredis.Redis, bus: EventBus
 ) -> None:
