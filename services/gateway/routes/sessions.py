@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from opentelemetry import propagate
+from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -37,9 +38,8 @@ from services.gateway.models import (
 )
 from services.gateway.problems import Problem
 from services.gateway.routes.paths import ref_id, session_id
-from services.gateway.state import gateway, principal
+from services.gateway.state import Gateway, gateway, principal
 from services.gateway.streams import OpenStream, sse_response
-from services.gateway.temporal import SessionClient
 
 
 def events_url(sid: str, turn_id: str | None = None) -> str:
@@ -133,9 +133,9 @@ async def send_message(request: Request) -> Response:
     )
     try:
         receipt = await gw.sessions.submit(start, turn)
-        if keyed and await _turn_finished(gw.sessions, who.tenant_id, sid, receipt.turn_id):
-            # A retry of a turn that is over: replay what the log still holds, then end (its
-            # events may have expired or been trimmed: the client gets `stream.gap`, no hang).
+        if keyed and await _finished_turn_left_log(gw, who.tenant_id, sid, receipt.turn_id):
+            # A retry of a turn that is over: replay what the log still holds, then end (the
+            # client gets `stream.gap` instead of waiting for an end that is gone).
             stream.subscription.replay_only()
     except BaseException:
         await stream.close()
@@ -144,10 +144,20 @@ async def send_message(request: Request) -> Response:
     return sse_response(stream, gw.stream_options, turn_id=receipt.turn_id, headers=headers)
 
 
-async def _turn_finished(sessions: SessionClient, tenant_id: str, sid: str, turn_id: str) -> bool:
-    """Whether the turn is over. The receipt cannot say: Temporal answers a retried Update
-    (same id) with its first outcome, when the turn was still queued or running."""
-    status = await sessions.status(tenant_id, sid)
+async def _finished_turn_left_log(gw: Gateway, tenant_id: str, sid: str, turn_id: str) -> bool:
+    """Whether a keyed message retries a turn that is over, with events the log may have lost.
+
+    A whole log holds a finished turn to its end, so its replay ends by itself: no question to
+    ask. Only a log that expired or was trimmed needs the session's status (a Temporal query);
+    the receipt cannot say, as Temporal answers a retried Update with its first outcome.
+    """
+    try:
+        bounds = await gw.fanout.bus.bounds(bus_key(tenant_id, sid))
+        if bounds.exists and not bounds.trimmed:
+            return False
+    except (RedisError, OSError):
+        pass  # cannot tell from the log: ask the session
+    status = await gw.sessions.status(tenant_id, sid)
     return any(t.turn_id == turn_id and t.status in FINISHED_TURN_STATUSES for t in status.turns)
 
 
