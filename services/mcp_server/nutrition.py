@@ -154,10 +154,11 @@ class FoodTable:
         return len(self.foods)
 
     def lookup(self, name: str) -> Food | None:
-        return self._by_name.get(" ".join(tokenize(name)))
+        return self.lookup_tokens(tokenize(name))
 
-    def names(self) -> set[str]:
-        return set(self._by_name)
+    def lookup_tokens(self, tokens: list[str]) -> Food | None:
+        """`lookup` for text already tokenized (the parser tries many spans of one query)."""
+        return self._by_name.get(" ".join(tokens))
 
     def for_meal(self, meal: str) -> list[Food]:
         return [food for food in self.foods if meal in food.meals]

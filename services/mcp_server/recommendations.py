@@ -103,9 +103,9 @@ def portion_for(food: Food, kcal_target: float) -> Portion:
     return Portion(food, quantity, unit, grams, food.nutrients_for(grams))
 
 
-def distance(budget: Nutrients, eaten: Nutrients, goals: Goals) -> float:
-    """How far a meal is from its budget, each nutrient relative to its daily goal."""
-    scale = effective_goals(goals).as_dict()
+def distance(budget: Nutrients, eaten: Nutrients, scale: dict[str, float | None]) -> float:
+    """How far a meal is from its budget, each nutrient relative to its daily goal (`scale`:
+    the effective goals as a dict, worked out once per recommendation, not once per plan)."""
     total = 0.0
     for name in Nutrients.NAMES:
         gap = getattr(budget, name) - getattr(eaten, name)
@@ -116,7 +116,9 @@ def distance(budget: Nutrients, eaten: Nutrients, goals: Goals) -> float:
     return total
 
 
-def _plan_meal(budget: Nutrients, candidates: list[Food], goals: Goals, meal: str) -> list[Portion]:
+def _plan_meal(
+    budget: Nutrients, candidates: list[Food], scale: dict[str, float | None], meal: str
+) -> list[Portion]:
     """Fill the meal's slots with a small beam search: after each slot keep the few partial
     meals closest to that point's share of the budget; the final pick is judged whole."""
     beam: list[tuple[Portion, ...]] = [()]
@@ -137,7 +139,7 @@ def _plan_meal(budget: Nutrients, candidates: list[Food], goals: Goals, meal: st
         ]
         if not grown:
             continue
-        grown.sort(key=lambda plan: (distance(target, _sum(plan), goals), _names(plan)))
+        grown.sort(key=lambda plan: (distance(target, _sum(plan), scale), _names(plan)))
         beam = grown[:BEAM_WIDTH]
     return list(beam[0])
 
@@ -155,12 +157,13 @@ def recommend_meal(table: FoodTable, goals: Goals, totals: Nutrients, meal: str)
     if budget.calories_kcal < 50:
         return MealAdvice(budget=budget, plan=[], alternatives=[])
     candidates = [f for f in table.for_meal(meal) if f.category not in SNACK_LIKE]
-    plan = _plan_meal(budget, candidates, goals, meal)
+    scale = effective_goals(goals).as_dict()
+    plan = _plan_meal(budget, candidates, scale, meal)
     chosen = {p.food.name for p in plan}
     singles = [
         portion_for(food, budget.calories_kcal * 0.5)
         for food in candidates
         if food.name not in chosen
     ]
-    singles.sort(key=lambda p: (distance(budget.scaled(0.5), p.nutrients, goals), p.food.name))
+    singles.sort(key=lambda p: (distance(budget.scaled(0.5), p.nutrients, scale), p.food.name))
     return MealAdvice(budget=budget, plan=plan, alternatives=singles[:4])

@@ -4,6 +4,7 @@ body), and the read endpoints."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import AsyncIterator
 
 import anyio
@@ -100,10 +101,10 @@ async def restart(request: Request) -> Response:
     source = state.store.conversation(request.path_params["conversation_id"])
     keep = source.find_entry(body.from_entry_id) + 1
     stamp = now_iso()
-    conversation = copy.deepcopy(source)
+    # Copy only the kept entries, not the whole history first.
+    conversation = copy.deepcopy(dataclasses.replace(source, entries=source.entries[:keep]))
     conversation.id = new_id("conv")
     conversation.created_at = conversation.updated_at = stamp
-    conversation.entries = copy.deepcopy(source.entries[:keep])
     conversation.busy = False
     conversation.stored = body.store is not False
     conversation.active_agent_id = _author_of(conversation)

@@ -63,7 +63,7 @@ def _find_mentions(tokens: list[str], table: FoodTable) -> list[_Mention]:
     mentions, i = [], 0
     while i < len(tokens):
         for length in range(min(table.max_name_words, len(tokens) - i), 0, -1):
-            food = table.lookup(" ".join(tokens[i : i + length]))
+            food = table.lookup_tokens(tokens[i : i + length])
             if food is not None and not (length == 1 and unit_of(tokens[i])):
                 mentions.append(_Mention(food, i, i + length))
                 i += length
