@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import json
 import time
@@ -18,7 +19,6 @@ from typing import Any
 import httpx2
 from mcp.types import CallToolResult, TextContent
 from mistralai.client import Mistral
-from pydantic import BaseModel
 from temporalio import activity
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
@@ -95,9 +95,6 @@ class SessionActivities:
         self.temporal = temporal
         self._rosters: dict[str, tuple[float, Roster]] = {}
 
-    async def _publish(self, bus_key: str, event: BaseModel, *, once: str | None = None) -> None:
-        await self.bus.publish(bus_key, event, once=once)
-
     # -- model steps -----------------------------------------------------------------------
 
     @activity.defn
@@ -106,24 +103,20 @@ class SessionActivities:
         context = step.context
         common = {"session_id": context.session_id, "turn_id": context.turn_id}
         if info.attempt > 1:
-            await self._publish(
+            await self.bus.publish(
                 context.bus_key,
                 TurnRetry(**common, step=context.step, attempt=info.attempt, reason="retrying"),
             )
         elif context.step == 0:
             entry = step.agent_names.get(step.entry_agent_id)
-            await self._publish(context.bus_key, TurnStarted(**common, agent=entry))
+            await self.bus.publish(context.bus_key, TurnStarted(**common, agent=entry))
 
-        async def publish(event: BaseModel) -> None:
-            await self._publish(context.bus_key, event)
-
-        async with heartbeating():
+        async with heartbeating():  # a beat every 0.5 s; not one per streamed event
             return await run_step(
                 self.mistral,
                 step,
-                publish,
+                functools.partial(self.bus.publish, context.bus_key),
                 restart=step.restart or info.attempt > 1,
-                on_event=activity.heartbeat,
             )
 
     # -- tools -----------------------------------------------------------------------------
@@ -148,7 +141,7 @@ class SessionActivities:
                 meta["timezone"] = request.timezone
             output = await self._call_mcp(request, arguments, meta)
         context = request.context
-        await self._publish(
+        await self.bus.publish(
             context.bus_key,
             ToolResult(
                 session_id=context.session_id,

@@ -222,14 +222,12 @@ async def run_step(
     publish: Publish,
     *,
     restart: bool,
-    on_event: Callable[[], None],
 ) -> ConverseResult:
     relay = StepRelay(step, publish)
     try:
         stream = fast_decoding(await open_stream(client, step, restart=restart))
         async with stream as events:  # type: ignore[attr-defined]
             async for event in events:
-                on_event()
                 await relay.handle(event)
     except ApplicationError:
         raise

@@ -27,7 +27,6 @@ from mcp.types import (
 class McpTools:
     def __init__(self, url: str, *, timeout_s: float = 30.0) -> None:
         self.url = url
-        self.timeout_s = timeout_s
         self._http = httpx2.AsyncClient(timeout=httpx2.Timeout(timeout_s, connect=5.0))
 
     async def aclose(self) -> None:

@@ -58,8 +58,6 @@ def _summary(error: MistralError) -> str:
 
 def classify(error: BaseException) -> ApplicationError:
     """The `ApplicationError` a Mistral failure becomes (non-retryable for 4xx that won't mend)."""
-    if isinstance(error, ApplicationError):
-        return error
     if isinstance(error, MistralError):
         status = error.status_code
         details = {"status": status}

@@ -43,7 +43,7 @@ with workflow.unsafe.imports_passed_through():
         TurnUsage,
         bus_key,
     )
-    from services.worker.activities import SessionActivities
+    from services.worker.activities import ActivityErrors, SessionActivities
     from services.worker.model import ModelErrors
     from services.worker.steps import (
         Anchor,
@@ -170,7 +170,7 @@ class SessionWorkflow:
             )
         except ActivityError as err:
             # The session cannot converse: every turn will fail with this reason.
-            self.roster_error = TurnError("agent_unavailable", _message(err))
+            self.roster_error = TurnError("agent_unavailable", _turn_error(err).message)
             return None
 
     def _should_continue_as_new(self) -> bool:
@@ -509,11 +509,6 @@ class SessionWorkflow:
         )
 
 
-def _message(err: BaseException) -> str:
-    cause = err.cause if isinstance(err, ActivityError) and err.cause is not None else err
-    return str(cause.message if isinstance(cause, ApplicationError) else cause)
-
-
 def _turn_error(err: BaseException) -> TurnError:
     cause = err.cause if isinstance(err, ActivityError) and err.cause is not None else err
     if isinstance(cause, ApplicationError):
@@ -522,7 +517,7 @@ def _turn_error(err: BaseException) -> TurnError:
             ModelErrors.RATE_LIMITED: "model_rate_limited",
             ModelErrors.UNAVAILABLE: "model_unavailable",
             ModelErrors.STREAM_ERROR: "model_error",
-            "ToolUnavailable": "tool_unavailable",
+            ActivityErrors.TOOL_UNAVAILABLE: "tool_unavailable",
         }.get(cause.type or "", cause.type or "error")
         return TurnError(code, cause.message)
     return TurnError("error", str(cause))

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr, field_validator
 
-from services.common.settings import ServiceSettings
+from services.common.settings import RedisSettings
 
 MISTRAL_API_URL = "https://api.mistral.ai"
 SIMULATOR_URL = "http://127.0.0.1:8800"
 
 
-class WorkerSettings(ServiceSettings):
+class WorkerSettings(RedisSettings):
+    """Redis (`REDIS_URL`, the event log's length and lifetime) as every service reads it."""
+
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
     temporal_task_queue: str = "durable-agents"
-    redis_url: str = "redis://localhost:6379/0"
     mistral_api_key: SecretStr | None = None
     # Unset: the real API when a key is set, else the simulator at `MISTRAL_SIMULATOR_URL`.
     mistral_server_url: str | None = None

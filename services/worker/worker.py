@@ -49,7 +49,9 @@ async def build_worker(
     stack.push_async_callback(mistral.__aexit__, None, None, None)
     mcp = McpTools(settings.mcp_server_url, timeout_s=settings.tool_timeout_s)
     stack.push_async_callback(mcp.aclose)
-    activities = SessionActivities(settings, EventBus(redis), mistral, mcp, client)
+    # The log's limits as the operator set them: the worker publishes almost every event.
+    bus = EventBus(redis, maxlen=settings.event_log_maxlen, ttl_s=settings.event_log_ttl_s)
+    activities = SessionActivities(settings, bus, mistral, mcp, client)
     worker = Worker(
         client,
         task_queue=task_queue or settings.temporal_task_queue,
