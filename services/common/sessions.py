@@ -152,6 +152,10 @@ class SessionStatus:
     # The Mistral conversation the next turn continues (it changes when a step is restarted).
     conversation_id: str | None = None
 
+    def turn_over(self, turn_id: str) -> bool:
+        """Whether `turn_id` has finished: nothing more of it will be published."""
+        return any(t.turn_id == turn_id and t.status in FINISHED_TURN_STATUSES for t in self.turns)
+
 
 def bus_key(tenant_id: str, session_id: str) -> str:
     """The session's key on the event bus (log and channel): tenants never share one."""

@@ -8,15 +8,14 @@ import uuid
 
 # A session id is chosen by the gateway (`ses_...`) or by the client on its first message.
 SESSION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
-# Turn and approval ids come from the gateway and the worker; bounded, printable, no slashes.
-REF_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
+# Turn and approval ids come from the gateway and the worker: the same shape.
+REF_ID_PATTERN = SESSION_ID_PATTERN
 # A bus (Redis stream) id, `ms-seq` or `ms`: what Last-Event-ID and ?after= carry.
 EVENT_ID_PATTERN = r"^[0-9]{1,20}(-[0-9]{1,20})?$"
 # Printable ASCII, as the IETF Idempotency-Key draft and Stripe allow.
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
 
 _SESSION_RE = re.compile(SESSION_ID_PATTERN)
-_REF_RE = re.compile(REF_ID_PATTERN)
 _IDEMPOTENCY_RE = re.compile(IDEMPOTENCY_KEY_PATTERN)
 _EVENT_ID_RE = re.compile(EVENT_ID_PATTERN)
 
@@ -39,8 +38,7 @@ def valid_session_id(value: str) -> bool:
     return _SESSION_RE.fullmatch(value) is not None
 
 
-def valid_ref_id(value: str) -> bool:
-    return _REF_RE.fullmatch(value) is not None
+valid_ref_id = valid_session_id
 
 
 def valid_idempotency_key(value: str) -> bool:

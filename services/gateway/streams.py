@@ -17,7 +17,7 @@ from redis.exceptions import RedisError
 from sse_starlette import EventSourceResponse
 from starlette.background import BackgroundTask
 
-from services.common.bus import BusEvent, InvalidEventId
+from services.common.bus import BusEvent, EventBus
 from services.common.events import TERMINAL_TURN_EVENTS
 from services.common.fanout import Fanout, FanoutClosed, ListenerOverflow, Subscription
 from services.gateway.auth import Principal
@@ -28,6 +28,16 @@ log = logging.getLogger(__name__)
 
 SESSION_END = "session.ended"
 SUBSCRIBE_TIMEOUT_S = 10.0
+
+
+async def log_is_whole(bus: EventBus, bus_key: str) -> bool:
+    """Whether the session's replay log still holds everything published (neither expired nor
+    trimmed): then a finished turn replays to its end and its stream ends by itself."""
+    try:
+        bounds = await bus.bounds(bus_key)
+    except (RedisError, OSError):
+        return False  # cannot tell: the caller asks the session
+    return bounds.exists and not bounds.trimmed
 
 
 def redis_unavailable(exc: BaseException) -> Problem:
@@ -69,12 +79,8 @@ class OpenStream:
         bus_key: str,
         after: str | None,
     ) -> OpenStream:
-        try:
-            subscription = fanout.listen(bus_key, after)
-        except InvalidEventId:
-            raise Problem(
-                400, "invalid-event-id", "Last-Event-ID / after is not an event id."
-            ) from None
+        # `after` was checked at the edge (valid_event_id): listen() cannot refuse it here.
+        subscription = fanout.listen(bus_key, after)
         try:
             token = await slots.acquire(principal.key_id)
         except (RedisError, OSError) as exc:

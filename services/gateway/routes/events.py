@@ -11,7 +11,7 @@ from services.gateway.ids import valid_event_id, valid_ref_id
 from services.gateway.problems import Problem
 from services.gateway.routes.paths import session_id
 from services.gateway.state import gateway, principal
-from services.gateway.streams import OpenStream, sse_response
+from services.gateway.streams import OpenStream, log_is_whole, sse_response
 from services.gateway.temporal import session_ended
 
 
@@ -44,7 +44,18 @@ async def session_events(request: Request) -> Response:
     if status.state == "ended" and after is None:
         # Nothing new will ever come; a resume id still replays what the client missed.
         raise session_ended(sid)
-    stream = await OpenStream.open(gw.fanout, gw.slots, who, bus_key(who.tenant_id, sid), after)
+    key = bus_key(who.tenant_id, sid)
+    stream = await OpenStream.open(gw.fanout, gw.slots, who, key, after)
+    # A finished turn whose end left the log: replay what is left, then end (as a streamed retry
+    # does), instead of waiting for an end that is gone.
+    if turn_id is not None and status.turn_over(turn_id):
+        try:
+            whole = await log_is_whole(gw.fanout.bus, key)
+        except BaseException:
+            await stream.close()
+            raise
+        if not whole:
+            stream.subscription.replay_only()
     return sse_response(stream, gw.stream_options, turn_id=turn_id, headers={"X-Session-Id": sid})
 
 

@@ -5,13 +5,11 @@ from __future__ import annotations
 import dataclasses
 
 from opentelemetry import propagate
-from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from services.common.sessions import (
-    FINISHED_TURN_STATUSES,
     ApprovalDecision,
     CancelRequest,
     EndRequest,
@@ -38,8 +36,8 @@ from services.gateway.models import (
 )
 from services.gateway.problems import Problem
 from services.gateway.routes.paths import ref_id, session_id
-from services.gateway.state import Gateway, gateway, principal
-from services.gateway.streams import OpenStream, sse_response
+from services.gateway.state import gateway, principal
+from services.gateway.streams import OpenStream, log_is_whole, sse_response
 
 
 def events_url(sid: str, turn_id: str | None = None) -> str:
@@ -128,37 +126,22 @@ async def send_message(request: Request) -> Response:
         )
     # Subscribe before submitting, so the turn's first event cannot slip past. A keyed turn may
     # be a retry of one that already ran: read it from the start of the log.
-    stream = await OpenStream.open(
-        gw.fanout, gw.slots, who, bus_key(who.tenant_id, sid), "0" if keyed else None
-    )
+    key = bus_key(who.tenant_id, sid)
+    stream = await OpenStream.open(gw.fanout, gw.slots, who, key, "0" if keyed else None)
     try:
         receipt = await gw.sessions.submit(start, turn)
-        if keyed and await _finished_turn_left_log(gw, who.tenant_id, sid, receipt.turn_id):
-            # A retry of a turn that is over: replay what the log still holds, then end (the
-            # client gets `stream.gap` instead of waiting for an end that is gone).
-            stream.subscription.replay_only()
+        # A retry of a turn that is over, whose end may have left the log: replay what the log
+        # holds, then end (`stream.gap`, not a wait for an end that is gone). The receipt cannot
+        # say: Temporal answers a retried Update with its first outcome; ask the session.
+        if keyed and not await log_is_whole(gw.fanout.bus, key):
+            status = await gw.sessions.status(who.tenant_id, sid)
+            if status.turn_over(receipt.turn_id):
+                stream.subscription.replay_only()
     except BaseException:
         await stream.close()
         raise
     headers = {"X-Session-Id": sid, "X-Turn-Id": receipt.turn_id}
     return sse_response(stream, gw.stream_options, turn_id=receipt.turn_id, headers=headers)
-
-
-async def _finished_turn_left_log(gw: Gateway, tenant_id: str, sid: str, turn_id: str) -> bool:
-    """Whether a keyed message retries a turn that is over, with events the log may have lost.
-
-    A whole log holds a finished turn to its end, so its replay ends by itself: no question to
-    ask. Only a log that expired or was trimmed needs the session's status (a Temporal query);
-    the receipt cannot say, as Temporal answers a retried Update with its first outcome.
-    """
-    try:
-        bounds = await gw.fanout.bus.bounds(bus_key(tenant_id, sid))
-        if bounds.exists and not bounds.trimmed:
-            return False
-    except (RedisError, OSError):
-        pass  # cannot tell from the log: ask the session
-    status = await gw.sessions.status(tenant_id, sid)
-    return any(t.turn_id == turn_id and t.status in FINISHED_TURN_STATUSES for t in status.turns)
 
 
 def _accepted(sid: str, receipt: TurnReceipt) -> TurnAccepted:

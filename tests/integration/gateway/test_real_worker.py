@@ -15,10 +15,9 @@ import httpx2
 import pytest
 
 from scripts.stack import servers
+from services.common.events import TERMINAL_TURN_EVENTS as TERMINAL
 from tests.fixtures.gateway import GatewayServer, start_gateway
 from tests.integration.gateway.sse import Frame, frames, send_streaming, text_of
-
-TERMINAL = {"turn.completed", "turn.failed", "turn.cancelled"}
 
 
 @pytest.fixture(scope="module")

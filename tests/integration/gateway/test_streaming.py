@@ -11,13 +11,12 @@ import pytest
 import redis.asyncio as aioredis
 
 from services.common.bus import EventBus, stream_key
+from services.common.events import TERMINAL_TURN_EVENTS as TERMINAL
 from services.common.events import MessageDelta
 from services.common.sessions import bus_key
 from services.gateway.auth import key_id
 from tests.fixtures.gateway import GatewayServer
 from tests.integration.gateway.sse import Frame, frames, send_streaming, text_of
-
-TERMINAL = {"turn.completed", "turn.failed", "turn.cancelled"}
 
 
 @pytest.fixture
@@ -181,6 +180,26 @@ async def test_retried_streaming_message_of_a_turn_whose_events_are_gone_ends(
             again = [frame async for frame in frames(response)]  # ends: the server closes
     assert [frame.event for frame in again][:1] == ["stream.gap"]
     assert not [frame for frame in again if frame.turn_id == first[0].turn_id]
+
+
+async def test_a_finished_turns_stream_whose_events_left_the_log_ends(
+    client: httpx2.AsyncClient, redis_url: str
+) -> None:
+    """GET /events?turn_id= of a turn that is over, with its log gone: stream.gap, then the end."""
+    sid = f"t-{uuid.uuid4().hex[:12]}"
+    async with send_streaming(client, sid, "hello") as response:
+        first = await read_turn(response)
+    turn_id = first[0].turn_id
+    redis = aioredis.from_url(redis_url)
+    await EventBus(redis).delete(bus_key("a", sid))
+    await redis.aclose()
+    async with asyncio.timeout(10):
+        async with client.stream(
+            "GET", f"/v1/sessions/{sid}/events", params={"turn_id": turn_id}
+        ) as response:
+            assert response.status_code == 200
+            again = [frame async for frame in frames(response)]  # ends: the server closes
+    assert [frame.event for frame in again] == ["stream.gap"]
 
 
 async def test_malformed_resume_id_is_400(client: httpx2.AsyncClient) -> None:
