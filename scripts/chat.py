@@ -19,9 +19,9 @@ from typing import Any, TextIO
 
 import httpx2
 
-from scripts.sse import SseDecoder
+from scripts.sse import TERMINAL_TURN_EVENTS as TERMINAL
+from scripts.sse import read_events
 
-TERMINAL = {"turn.completed", "turn.failed", "turn.cancelled"}
 RETRYABLE = (httpx2.TransportError, httpx2.RemoteProtocolError)
 
 
@@ -33,11 +33,8 @@ class Frame:
 
 
 def parse_sse(lines: Iterator[str]) -> Iterator[Frame]:
-    decoder = SseDecoder()
-    for line in lines:
-        raw = decoder.feed(line)
-        if raw is not None:
-            yield Frame(raw.id, raw.event, raw.json())
+    for raw in read_events(lines):
+        yield Frame(raw.id, raw.event, raw.json())
 
 
 @dataclass

@@ -3,10 +3,15 @@ the tests (the gateway writes SSE with sse-starlette; reading it is ours)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
+
+# The events that end a turn: services.common.events.TERMINAL_TURN_EVENTS, restated because the
+# clients here speak HTTP only and import nothing of the services (a test keeps the two equal).
+TERMINAL_TURN_EVENTS = frozenset({"turn.completed", "turn.failed", "turn.cancelled"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,3 +51,21 @@ class SseDecoder:
         elif field == "data":
             self._data.append(value)
         return None
+
+
+def read_events(lines: Iterable[str]) -> Iterator[RawEvent]:
+    """The events of an SSE body's lines (comments, e.g. the gateway's pings, skipped)."""
+    decoder = SseDecoder()
+    for line in lines:
+        event = decoder.feed(line)
+        if event is not None:
+            yield event
+
+
+async def aread_events(lines: AsyncIterable[str]) -> AsyncIterator[RawEvent]:
+    """`read_events` for a body read asynchronously (`response.aiter_lines()`)."""
+    decoder = SseDecoder()
+    async for line in lines:
+        event = decoder.feed(line)
+        if event is not None:
+            yield event

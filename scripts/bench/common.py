@@ -11,9 +11,9 @@ from typing import Any
 
 import httpx2
 
-from scripts.sse import SseDecoder
+from scripts.sse import TERMINAL_TURN_EVENTS as TERMINAL
+from scripts.sse import aread_events
 
-TERMINAL = frozenset({"turn.completed", "turn.failed", "turn.cancelled"})
 # Small talk: the simulator's router answers it itself (no handoff, no tool), on both paths.
 PROMPT = "hi"
 
@@ -61,11 +61,8 @@ class SseEvent:
 
 async def sse_events(response: httpx2.Response) -> AsyncIterator[SseEvent]:
     """A text/event-stream body as events (comments and pings skipped), stamped on arrival."""
-    decoder = SseDecoder()
-    async for line in response.aiter_lines():
-        raw = decoder.feed(line)
-        if raw is not None:
-            yield SseEvent(raw.id, raw.event, raw.json(), time.perf_counter(), time.time())
+    async for raw in aread_events(response.aiter_lines()):
+        yield SseEvent(raw.id, raw.event, raw.json(), time.perf_counter(), time.time())
 
 
 @dataclass

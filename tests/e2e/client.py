@@ -8,9 +8,8 @@ from typing import Any
 
 import httpx2
 
-from scripts.sse import SseDecoder
-
-TERMINAL = frozenset({"turn.completed", "turn.failed", "turn.cancelled"})
+from scripts.sse import TERMINAL_TURN_EVENTS as TERMINAL
+from scripts.sse import aread_events
 
 
 @dataclass
@@ -22,11 +21,8 @@ class SseEvent:
 
 async def sse_events(response: httpx2.Response) -> AsyncIterator[SseEvent]:
     """Parse a text/event-stream body into events (comments and heartbeats skipped)."""
-    decoder = SseDecoder()
-    async for line in response.aiter_lines():
-        raw = decoder.feed(line)
-        if raw is not None:
-            yield SseEvent(raw.id, raw.event, raw.json())
+    async for raw in aread_events(response.aiter_lines()):
+        yield SseEvent(raw.id, raw.event, raw.json())
 
 
 @dataclass

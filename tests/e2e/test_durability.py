@@ -10,8 +10,9 @@ import uuid
 import httpx2
 import pytest
 
+from scripts.sse import TERMINAL_TURN_EVENTS as TERMINAL
 from scripts.stack.processes import poll
-from tests.e2e.client import TERMINAL, Api, SseEvent, sse_events
+from tests.e2e.client import Api, SseEvent, sse_events
 from tests.e2e.conftest import E2EStack
 
 pytestmark = pytest.mark.e2e

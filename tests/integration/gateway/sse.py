@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx2
 
-from scripts.sse import SseDecoder
+from scripts.sse import aread_events
 
 
 @dataclass(frozen=True)
@@ -31,11 +31,8 @@ class Frame:
 
 async def frames(response: httpx2.Response) -> AsyncIterator[Frame]:
     """The events of an SSE response (comments, e.g. pings, skipped)."""
-    decoder = SseDecoder()
-    async for line in response.aiter_lines():
-        raw = decoder.feed(line)
-        if raw is not None:
-            yield Frame(raw.id, raw.event, raw.data)
+    async for raw in aread_events(response.aiter_lines()):
+        yield Frame(raw.id, raw.event, raw.data)
 
 
 def text_of(events: list[Frame]) -> str:

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
-from scripts.sse import RawEvent, SseDecoder
+from scripts.sse import TERMINAL_TURN_EVENTS, RawEvent, read_events
+from services.common.events import TERMINAL_TURN_EVENTS as SERVICE_TERMINAL
 
 
 def decode(text: str) -> list[RawEvent]:
-    decoder = SseDecoder()
-    events = [decoder.feed(line) for line in text.split("\n")]
-    return [event for event in events if event is not None]
+    return list(read_events(text.split("\n")))
+
+
+def test_the_clients_terminal_events_are_the_services() -> None:
+    assert TERMINAL_TURN_EVENTS == SERVICE_TERMINAL
 
 
 def test_events_with_ids_names_and_multiline_data() -> None:
