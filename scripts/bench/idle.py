@@ -23,13 +23,13 @@ from temporalio.client import Client
 from scripts.bench.common import Gateway
 from scripts.stack.local import DEV_TENANT
 from services.common.bus import stream_key
-from services.common.sessions import bus_key
+from services.common.sessions import bus_key, workflow_id
 
 TOOL_PROMPT = "How is my progress today?"
 
 
 async def _history(client: Client, sid: str) -> tuple[int, int]:
-    history = await client.get_workflow_handle(f"session/{DEV_TENANT}/{sid}").fetch_history()
+    history = await client.get_workflow_handle(workflow_id(DEV_TENANT, sid)).fetch_history()
     return len(history.events), sum(event.ByteSize() for event in history.events)
 
 

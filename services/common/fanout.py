@@ -237,7 +237,7 @@ class Fanout:
             listeners = self._listeners.get(channel)
             if listeners:
                 event = decode_message(message["data"])
-                for listener in tuple(listeners):
+                for listener in listeners:  # _offer never adds or removes one: no copy needed
                     _offer(listener, event)
         elif kind == "subscribe":
             confirmed = self._confirmed.get(channel)
