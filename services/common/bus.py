@@ -89,14 +89,18 @@ class BusEvent:
 
 
 def parse_id(event_id: str) -> tuple[int, int]:
-    """A stream id `ms-seq` as a comparable pair; a bare `ms` means `ms-0`."""
-    ms, _, seq = event_id.strip().partition("-")
-    try:
-        key = (int(ms), int(seq or 0))
-    except ValueError:
-        raise InvalidEventId(f"not an event id: {event_id!r}") from None
-    if key[0] < 0 or key[1] < 0:
+    """A stream id `ms-seq` as a comparable pair; a bare `ms` means `ms-0`.
+
+    Only what Redis takes as a stream id: ASCII digits (no sign, space or `_`), each part at most
+    2^64-1. A larger part would pass a digits-only check and then fail in Redis mid-stream.
+    """
+    ms, dash, seq = event_id.partition("-")
+    parts = (ms, seq) if dash else (ms,)
+    if not all(0 < len(part) <= 20 and part.isascii() and part.isdigit() for part in parts):
         raise InvalidEventId(f"not an event id: {event_id!r}")
+    key = (int(ms), int(seq) if dash else 0)
+    if key[0] > 0xFFFF_FFFF_FFFF_FFFF or key[1] > 0xFFFF_FFFF_FFFF_FFFF:
+        raise InvalidEventId(f"not an event id (a part above 2^64-1): {event_id!r}")
     return key
 
 

@@ -41,13 +41,28 @@ def test_unknown_type_and_extra_fields_are_rejected() -> None:
 
 
 @pytest.mark.parametrize(
-    ("raw", "key"), [("1-0", (1, 0)), ("1700000000000-12", (1700000000000, 12)), ("5", (5, 0))]
+    ("raw", "key"),
+    [
+        ("1-0", (1, 0)),
+        ("1700000000000-12", (1700000000000, 12)),
+        ("5", (5, 0)),
+        ("18446744073709551615-18446744073709551615", (2**64 - 1, 2**64 - 1)),
+        ("007-01", (7, 1)),
+    ],
 )
 def test_parse_id(raw: str, key: tuple[int, int]) -> None:
     assert parse_id(raw) == key
 
 
-@pytest.mark.parametrize("raw", ["", "abc", "1-x", "-1-0", "1--1", "$"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        *["", "abc", "1-x", "-1-0", "1--1", "$", "1-", "+1", "1_0", " 1", "\u0661", "1-+1"],
+        # Redis ids are two unsigned 64-bit numbers: one more is not an id.
+        *["18446744073709551616-0", "0-18446744073709551616", "18446744073709551616"],
+        "1" * 21,
+    ],
+)
 def test_parse_id_rejects_what_is_not_an_id(raw: str) -> None:
     with pytest.raises(InvalidEventId):
         parse_id(raw)

@@ -121,3 +121,17 @@ def test_event_ids() -> None:
     assert valid_event_id("0")
     for bad in ["", "x", "1-", "-1", "1-2-3", "1 2"]:
         assert not valid_event_id(bad)
+
+
+def test_event_ids_are_bounded_as_redis_bounds_them() -> None:
+    top = 2**64 - 1
+    for good in [f"{top}-0", f"0-{top}", f"{top}", f"{top - 1}-{top}", f"{top}-{top - 1}"]:
+        assert valid_event_id(good), good
+    # Each passes the 20-digit pattern; Redis would refuse it after the 200 was sent.
+    for bad in [f"{top + 1}-0", f"0-{top + 1}", f"{top + 1}", "9" * 20, f"1-{'9' * 20}"]:
+        assert not valid_event_id(bad), bad
+    # The last id: Redis refuses it as an exclusive start (nothing can come after it).
+    assert not valid_event_id(f"{top}-{top}")
+    # What int() would take but Redis's ids are not.
+    for bad in ["+1", "1_0", "\u0661", " 1", "1\n", "1-+1"]:
+        assert not valid_event_id(bad), repr(bad)
