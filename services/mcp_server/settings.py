@@ -26,6 +26,9 @@ class McpServerSettings(ServiceSettings):
     mistral_api_key: SecretStr | None = None
     # Unset: Mistral's own API. (The offline simulator cannot answer in JSON-schema mode.)
     nutrisense_estimate_server_url: str | None = None
+    # Test knob: hold every tool call's answer this long after its work is done (a slow tool,
+    # so a fault can land mid-call: tests/chaos). 0 in any real deployment.
+    mcp_tool_delay_ms: int = Field(default=0, ge=0)
 
     @property
     def estimates_enabled(self) -> bool:

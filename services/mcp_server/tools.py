@@ -7,6 +7,7 @@ text tells the model what to ask the user.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
@@ -29,6 +30,7 @@ from services.mcp_server.results import (
     RecommendationResult,
     ToolResult,
 )
+from services.mcp_server.settings import McpServerSettings
 
 logger = logging.getLogger(__name__)
 
@@ -58,9 +60,15 @@ def _meta(ctx: Context) -> dict[str, Any] | None:
 
 
 async def _run(
-    ctx: Context, operation: Callable[[CallerIdentity], Awaitable[ToolResult]]
+    ctx: Context,
+    operation: Callable[[CallerIdentity], Awaitable[ToolResult]],
+    delay_s: float = 0.0,
 ) -> CallToolResult:
-    """Identity, then the operation; expected failures become `isError` results."""
+    """Identity, then the operation; expected failures become `isError` results.
+
+    `delay_s` (the `MCP_TOOL_DELAY_MS` test knob) holds the answer after the work is done: the
+    slowest moment for a fault to land, since a retry then finds the write already made.
+    """
     try:
         result = await operation(caller_identity(_meta(ctx), ctx.headers))
     except (IdentityError, DiaryInputError) as exc:
@@ -68,6 +76,8 @@ async def _run(
     except (SQLAlchemyError, OSError):
         logger.exception("diary store failed")
         return error_result("The food diary is unavailable right now; nothing was changed.")
+    if delay_s > 0:
+        await asyncio.sleep(delay_s)
     return CallToolResult(
         content=[TextContent(type="text", text=result.text())],
         structured_content=result.model_dump(mode="json"),
@@ -77,8 +87,11 @@ async def _run(
 class NutriSenseTools:
     """The tools bound to one diary (store, food table, clock)."""
 
-    def __init__(self, diary: NutritionDiary) -> None:
+    def __init__(self, diary: NutritionDiary, delay_s: float | None = None) -> None:
         self.diary = diary
+        if delay_s is None:
+            delay_s = McpServerSettings().mcp_tool_delay_ms / 1000.0
+        self.delay_s = delay_s
 
     async def goal_setting(
         self, user_query: str, ctx: Context
@@ -90,7 +103,9 @@ class NutriSenseTools:
         goals named are changed; the others keep their values. Goals take effect from the
         user's current local day. Returns every goal after the update.
         """
-        return await _run(ctx, lambda caller: self.diary.set_goals(caller, user_query))
+        return await _run(
+            ctx, lambda caller: self.diary.set_goals(caller, user_query), self.delay_s
+        )
 
     async def food_log(
         self, user_query: str, ctx: Context
@@ -110,6 +125,7 @@ class NutriSenseTools:
             lambda caller: self.diary.log_food(
                 caller, user_query, idempotency_key(_meta(ctx), ctx.headers)
             ),
+            self.delay_s,
         )
 
     async def food_recommendations(
@@ -122,7 +138,9 @@ class NutriSenseTools:
         food, takes this meal's share of it, and returns a combined meal plan plus single-food
         alternatives with their amounts and nutrients. Read-only.
         """
-        return await _run(ctx, lambda caller: self.diary.recommend(caller, user_query))
+        return await _run(
+            ctx, lambda caller: self.diary.recommend(caller, user_query), self.delay_s
+        )
 
     async def daily_progress(
         self, user_query: str, ctx: Context
@@ -133,4 +151,4 @@ class NutriSenseTools:
         of each goal reached, what is still missing (negative when over), totals per meal and
         the entries themselves, all computed from the stored diary. Read-only.
         """
-        return await _run(ctx, lambda caller: self.diary.progress(caller, user_query))
+        return await _run(ctx, lambda caller: self.diary.progress(caller, user_query), self.delay_s)
