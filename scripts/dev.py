@@ -1,7 +1,8 @@
 """`make dev`: the whole stack as supervised local processes; Ctrl-C or SIGTERM stops it all.
 
-Prints each URL and the dev API key, interleaves every process's log on the console, restarts a
-service process that dies (a crash-looping one stops the stack), and leaves no process behind.
+Prints each URL and the dev API key, interleaves every process's log on the console, restarts any
+process that dies, Temporal and Redis included, on the same port with the same data (a
+crash-looping one stops the stack), and leaves no process behind.
 """
 
 from __future__ import annotations
@@ -74,16 +75,19 @@ def print_banner(stack: LocalStack) -> None:
     print("Press Ctrl-C to stop.\n", flush=True)
 
 
+# Restarted first when several died at once: the services need them to start (and be healthy).
+INFRASTRUCTURE = ("temporal", "redis")
+
+
 def supervise(stack: LocalStack, tail: LogTail, max_restarts: int = 5) -> None:
+    """Restart what dies, as a Compose `restart:` policy would; stop at `max_restarts` in 60 s."""
     restarts: dict[str, list[float]] = {}
     while True:
         tail.pump()
-        for name, process in stack.processes().items():
-            if process.alive():
-                continue
+        dead = [(name, p) for name, p in stack.processes().items() if not p.alive()]
+        dead.sort(key=lambda item: item[0] not in INFRASTRUCTURE)
+        for name, process in dead:
             code = process.proc.returncode if process.proc else None
-            if name not in stack.specs:
-                raise StartupError(f"{name} exited (code {code}); stopping the stack")
             recent = [t for t in restarts.get(name, []) if time.monotonic() - t < 60]
             if len(recent) >= max_restarts:
                 raise StartupError(f"{name} keeps exiting (code {code}); stopping the stack")

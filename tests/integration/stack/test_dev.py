@@ -1,16 +1,23 @@
-"""`make dev` starts the stack, writes pid files, and Ctrl-C or SIGTERM leaves nothing behind."""
+"""`make dev` starts the stack, writes pid files, restarts what dies (Redis and Temporal too, with
+their data), and Ctrl-C or SIGTERM leaves nothing behind."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
+from temporalio.client import Client, WorkflowExecutionStatus
 
-from scripts.stack.processes import REPO_ROOT, free_port, poll
+from scripts.stack.processes import REPO_ROOT, apoll, free_port, poll
+from scripts.stack.servers import redis_ping
 
 
 def pid_alive(pid: int) -> bool:
@@ -26,10 +33,7 @@ def pid_alive(pid: int) -> bool:
     return "State:\tZ" not in status
 
 
-@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
-def test_dev_stack_starts_and_stops_without_leftovers(
-    tmp_path: Path, stop_signal: signal.Signals
-) -> None:
+def dev_env() -> dict[str, str]:
     env = {
         **os.environ,
         **{
@@ -38,6 +42,14 @@ def test_dev_stack_starts_and_stops_without_leftovers(
         },
     }
     env.pop("MISTRAL_API_KEY", None)
+    return env
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_dev_stack_starts_and_stops_without_leftovers(
+    tmp_path: Path, stop_signal: signal.Signals
+) -> None:
+    env = dev_env()
     log = (tmp_path / "dev.out").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "scripts.dev", "--data-dir", str(tmp_path / "data")],
@@ -64,3 +76,87 @@ def test_dev_stack_starts_and_stops_without_leftovers(
     assert code == 0, output.read_text()
     assert poll(lambda: not any(pid_alive(pid) for pid in pids.values()), 10), pids
     assert not list(run_dir.glob("*.pid"))
+
+
+@contextlib.contextmanager
+def dev_stack(tmp_path: Path, env: dict[str, str], *args: str) -> Iterator[Path]:
+    """`python -m scripts.dev` running (its banner printed); yields its output file.
+
+    On exit: SIGTERM, then the stack must stop cleanly and leave no process behind.
+    """
+    output = tmp_path / "dev.out"
+    data = tmp_path / "data"
+    with output.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "scripts.dev", "--data-dir", str(data), *args],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            assert poll(
+                lambda: b"Press Ctrl-C" in output.read_bytes() or proc.poll() is not None, 90
+            )
+            assert proc.poll() is None, output.read_text()
+            yield output
+            assert proc.poll() is None, output.read_text()
+        finally:
+            pids = read_pids(data / "run")
+            proc.send_signal(signal.SIGTERM)
+            code = proc.wait(60)
+    assert code == 0, output.read_text()
+    assert poll(lambda: not any(pid_alive(pid) for pid in pids.values()), 10), pids
+
+
+def read_pids(run_dir: Path) -> dict[str, int]:
+    pids = {}
+    for path in run_dir.glob("*.pid"):
+        with contextlib.suppress(OSError, ValueError):
+            pids[path.stem] = int(path.read_text())
+    return pids
+
+
+def restarted(run_dir: Path, name: str, old_pid: int) -> bool:
+    """`name`'s pid file names a new, live process."""
+    pid = read_pids(run_dir).get(name)
+    return pid is not None and pid != old_pid and pid_alive(pid)
+
+
+async def test_dev_restarts_killed_redis_and_temporal_with_their_data(tmp_path: Path) -> None:
+    env = dev_env()
+    redis_port, temporal = int(env["REDIS_PORT"]), f"127.0.0.1:{env['TEMPORAL_PORT']}"
+    run_dir = tmp_path / "data" / "run"
+    workflow_id = f"kept-{uuid.uuid4().hex[:8]}"
+    with dev_stack(tmp_path, env, "--workers", "1") as output:
+        keys = redis.Redis(port=redis_port)
+        keys.set("kept", "yes")
+        client = await Client.connect(temporal)
+        # No worker polls this queue: the workflow stays running, in the SQLite file only.
+        await client.start_workflow("NobodyRunsThis", id=workflow_id, task_queue="nobody")
+
+        old = read_pids(run_dir)
+        os.kill(old["redis"], signal.SIGKILL)
+        assert poll(lambda: restarted(run_dir, "redis", old["redis"]), 20), output.read_text()
+        assert poll(lambda: redis_ping(redis_port), 15), output.read_text()
+        # Same port, and the append-only file brought the key back.
+        assert keys.get("kept") == b"yes"
+        keys.close()
+
+        os.kill(old["temporal"], signal.SIGKILL)
+        assert poll(lambda: restarted(run_dir, "temporal", old["temporal"]), 20), output.read_text()
+
+        async def still_running() -> bool:
+            try:
+                again = await Client.connect(temporal)
+                description = await again.get_workflow_handle(workflow_id).describe()
+            except Exception:
+                return False
+            return description.status == WorkflowExecutionStatus.RUNNING
+
+        # Same port, and the SQLite file kept the workflow.
+        assert await apoll(still_running, 60), output.read_text()
+        text = output.read_text()
+        assert "redis exited (code -9); restarting" in text
+        assert "temporal exited (code -9); restarting" in text
+        assert "stopping the stack" not in text
