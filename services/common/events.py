@@ -98,6 +98,16 @@ class TurnRetry(_Event):
     reason: str | None = None
 
 
+class ConversationReset(_Event):
+    """Mistral no longer knows the session's conversation (or its agents): a new one begins,
+    seeded with what the session knows (each turn's input and answer, this turn's tool steps).
+    The reply goes on; nothing is asked of the client."""
+
+    type: Literal["conversation.reset"] = "conversation.reset"
+    reason: str
+    turns_carried: int = 0
+
+
 class TurnCompleted(_Event):
     type: Literal["turn.completed"] = "turn.completed"
     output: str
@@ -137,6 +147,7 @@ Event = Annotated[
     | ApprovalRequired
     | ApprovalResolved
     | TurnRetry
+    | ConversationReset
     | TurnCompleted
     | TurnFailed
     | TurnCancelled
@@ -157,6 +168,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "approval.required",
     "approval.resolved",
     "turn.retry",
+    "conversation.reset",
     "turn.completed",
     "turn.failed",
     "turn.cancelled",

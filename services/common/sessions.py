@@ -25,6 +25,9 @@ FINISHED_TURN_STATUSES: frozenset[TurnStatus] = frozenset({"completed", "failed"
 SessionState = Literal["open", "ended"]
 
 MAX_INPUT_CHARS = 32_000
+# Turns waiting behind the running one. Bounded so a session's state (carried across
+# continue-as-new in one payload, at most 2 MB) can never outgrow what Temporal accepts.
+MAX_QUEUED_TURNS = 16
 
 
 def workflow_id(tenant_id: str, session_id: str) -> str:
@@ -42,6 +45,7 @@ class SessionErrors:
     UNKNOWN_TURN = "UnknownTurn"  # -> 404
     TURN_FINISHED = "TurnFinished"  # cancel of a finished turn -> 409
     UNKNOWN_APPROVAL = "UnknownApproval"  # -> 404
+    QUEUE_FULL = "SessionQueueFull"  # MAX_QUEUED_TURNS already wait -> 429
 
 
 @dataclass
@@ -103,6 +107,8 @@ class TurnRecord:
     turn_id: str
     status: TurnStatus
     submitted_at: str
+    # What the user said: with `output`, what seeds a new conversation when Mistral lost one.
+    input: str = ""
     started_at: str | None = None
     finished_at: str | None = None
     output: str | None = None

@@ -85,7 +85,10 @@ def _trailing_results(entries: Sequence[dict[str, Any]]) -> list[dict[str, Any]]
 
 def plan_turn(turn: Turn) -> list[Output]:
     results = [entry for entry in turn.inputs if entry.get("type") == "function.result"]
-    if results:
+    last = turn.inputs[-1] if turn.inputs else {}
+    asked = last.get("type") == "message.input" and last.get("role") == "user"
+    # Results followed by new words from the user: the results are context; answer the words.
+    if results and not asked:
         return [_answer_results(turn.active, turn.history, results)]
     text = _last_user_text(turn.inputs)
     if text is None and turn.history:

@@ -165,7 +165,10 @@ def _last_author(plan: list[behaviour.Output], active: Persona) -> str | None:
 
 def _check_function_results(history: list[dict[str, Any]], inputs: list[dict[str, Any]]) -> None:
     """Results must answer pending calls; nothing else may come while some are missing."""
-    pending = entries.pending_calls(history)
+    # Calls sent among the inputs (a conversation seeded with earlier steps) count as well.
+    pending = entries.pending_calls(
+        [*history, *(e for e in inputs if e.get("type") == "function.call")]
+    )
     given = [str(e["tool_call_id"]) for e in inputs if e.get("type") == "function.result"]
     unknown = [call_id for call_id in given if call_id not in pending]
     if unknown:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import hashlib
 import json
 import time
@@ -28,6 +27,7 @@ from services.common.bus import EventBus
 from services.common.events import EVENT_ADAPTER, ToolResult, TurnRetry, TurnStarted
 from services.worker.agents import register_team
 from services.worker.converse import run_step
+from services.worker.delivery import StepPublisher
 from services.worker.mcp_tools import McpTools
 from services.worker.roster import TEAMS, Team
 from services.worker.settings import WorkerSettings
@@ -43,6 +43,13 @@ from services.worker.steps import (
 
 ROSTER_WORKFLOW = "RosterWorkflow"
 ROSTER_CACHE_S = 60.0
+
+
+def roster_task_queue(task_queue: str) -> str:
+    """The roster workflow and its registration run on a queue (and slots) of their own:
+    `resolve_roster` holds a session-queue slot while it waits for them, so a burst of new
+    sessions must never take the slots the registration itself needs."""
+    return f"{task_queue}-roster"
 
 
 class ActivityErrors:
@@ -66,6 +73,12 @@ async def heartbeating(every_s: float = 0.5) -> AsyncIterator[None]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+def tool_result_once(turn_id: str, call_id: str) -> str:
+    """The `once` key of a call's `tool.result`: whoever publishes it (the activity, or the
+    workflow when the activity could not), it reaches the log once."""
+    return f"{turn_id}:{call_id}:tool.result"
 
 
 def known_team(name: str) -> Team:
@@ -101,23 +114,22 @@ class SessionActivities:
     async def converse(self, step: ConverseInput) -> ConverseResult:
         info = activity.info()
         context = step.context
+        publish = StepPublisher(self.bus, context.bus_key, context.session_id, context.turn_id)
         common = {"session_id": context.session_id, "turn_id": context.turn_id}
         if info.attempt > 1:
-            await self.bus.publish(
-                context.bus_key,
-                TurnRetry(**common, step=context.step, attempt=info.attempt, reason="retrying"),
+            await publish(
+                TurnRetry(**common, step=context.step, attempt=info.attempt, reason="retrying")
             )
-        elif context.step == 0:
+        elif step.announce:
             entry = step.agent_names.get(step.entry_agent_id)
-            await self.bus.publish(context.bus_key, TurnStarted(**common, agent=entry))
+            await publish(TurnStarted(**common, agent=entry))
 
         async with heartbeating():  # a beat every 0.5 s; not one per streamed event
-            return await run_step(
-                self.mistral,
-                step,
-                functools.partial(self.bus.publish, context.bus_key),
-                restart=step.restart or info.attempt > 1,
+            result = await run_step(
+                self.mistral, step, publish, restart=step.restart or info.attempt > 1
             )
+        result.gap_after = publish.gap_after
+        return result
 
     # -- tools -----------------------------------------------------------------------------
 
@@ -141,8 +153,8 @@ class SessionActivities:
                 meta["timezone"] = request.timezone
             output = await self._call_mcp(request, arguments, meta)
         context = request.context
-        await self.bus.publish(
-            context.bus_key,
+        publish = StepPublisher(self.bus, context.bus_key, context.session_id, context.turn_id)
+        output.published = await publish(
             ToolResult(
                 session_id=context.session_id,
                 turn_id=context.turn_id,
@@ -152,7 +164,7 @@ class SessionActivities:
                 is_error=output.is_error,
             ),
             # A retry of a call whose first attempt published before failing: not twice.
-            once=f"{context.turn_id}:{call.call_id}:tool.result",
+            once=tool_result_once(context.turn_id, call.call_id),
         )
         return output
 
@@ -206,7 +218,7 @@ class SessionActivities:
         known_team(request.team)
         # Agents belong to one Mistral endpoint: never share a registration between two.
         origin = hashlib.sha256(self.settings.mistral_url.encode()).hexdigest()[:10]
-        cached = self._rosters.get(request.team)
+        cached = None if request.refresh else self._rosters.get(request.team)
         if cached is not None and time.monotonic() - cached[0] < ROSTER_CACHE_S:
             return cached[1]
         if self.temporal is None:
@@ -217,7 +229,7 @@ class SessionActivities:
                 ROSTER_WORKFLOW,
                 request,
                 id=f"roster/{request.team}/{origin}",
-                task_queue=info.task_queue,
+                task_queue=roster_task_queue(info.task_queue),
                 result_type=Roster,
                 # Concurrent sessions join the one registration under way; a later one re-checks.
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

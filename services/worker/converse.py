@@ -23,8 +23,14 @@ from temporalio.exceptions import ApplicationError
 
 from services.common.events import AgentHandoff, MessageDelta, ToolCall, ToolResult
 from services.common.sessions import TurnUsage
-from services.worker.model import ModelErrors, classify
-from services.worker.steps import ConverseInput, ConverseResult, FunctionCall, json_object
+from services.worker.model import ModelErrors, classify, lost
+from services.worker.steps import (
+    ConverseInput,
+    ConverseResult,
+    FunctionCall,
+    PriorEntry,
+    json_object,
+)
 
 Publish = Callable[[Any], Any]  # an awaitable publisher of one event model
 
@@ -60,37 +66,68 @@ class StepState:
         )
 
 
-def request_inputs(step: ConverseInput) -> str | list[m.FunctionResultEntry]:
-    if step.user_input is not None:
+InputEntry = m.MessageInputEntry | m.FunctionCallEntry | m.FunctionResultEntry
+
+
+def prior_entry(entry: PriorEntry) -> InputEntry:
+    if entry.kind == "function.call":
+        return m.FunctionCallEntry(
+            tool_call_id=entry.call_id or "", name=entry.name or "", arguments=entry.text
+        )
+    if entry.kind == "function.result":
+        return m.FunctionResultEntry(tool_call_id=entry.call_id or "", result=entry.text)
+    return m.MessageInputEntry(role=entry.kind, content=entry.text)
+
+
+def request_inputs(step: ConverseInput) -> str | list[InputEntry]:
+    """What the step sends: a seed (if any), results owed to the calls, then the user's words.
+
+    A bare user message goes as a string, as the SDK's own examples send it.
+    """
+    if step.user_input is not None and not step.prior and not step.function_outputs:
         return step.user_input
-    return [
+    entries: list[InputEntry] = [prior_entry(entry) for entry in step.prior]
+    entries += [
         m.FunctionResultEntry(tool_call_id=output.call_id, result=output.output)
         for output in step.function_outputs
     ]
+    if step.user_input is not None:
+        entries.append(m.MessageInputEntry(role="user", content=step.user_input))
+    return entries
 
 
 async def open_stream(
     client: Mistral, step: ConverseInput, *, restart: bool
 ) -> AsyncIterator[m.ConversationEvents]:
-    """The SSE stream for this step: start, append, or restart from the last entry."""
+    """The SSE stream for this step: start, append, or restart from the last entry.
+
+    A 404 means Mistral lost what the request names (the conversation, or the entry agent for
+    a start): it becomes ConversationLost / AgentLost, which the workflow mends.
+    """
     inputs: Any = request_inputs(step)
     conversations = client.beta.conversations
-    if step.conversation_id is not None and not restart:
-        return await conversations.append_stream_async(
-            conversation_id=step.conversation_id, inputs=inputs
-        )
-    if restart and step.anchor is not None:
-        return await conversations.restart_stream_async(
-            conversation_id=step.anchor.conversation_id,
-            from_entry_id=step.anchor.entry_id,
+    try:
+        if step.conversation_id is not None and not restart:
+            return await conversations.append_stream_async(
+                conversation_id=step.conversation_id, inputs=inputs
+            )
+        if restart and step.anchor is not None:
+            return await conversations.restart_stream_async(
+                conversation_id=step.anchor.conversation_id,
+                from_entry_id=step.anchor.entry_id,
+                inputs=inputs,
+            )
+    except Exception as exc:
+        raise (lost(exc, "conversation") or classify(exc)) from exc
+    # Nothing completed yet in any conversation of this session: begin a fresh one.
+    try:
+        return await conversations.start_stream_async(
+            agent_id=step.entry_agent_id,
+            agent_version=step.entry_agent_version,
             inputs=inputs,
         )
-    # Nothing completed yet in any conversation of this session: begin a fresh one.
-    return await conversations.start_stream_async(
-        agent_id=step.entry_agent_id,
-        agent_version=step.entry_agent_version,
-        inputs=inputs,
-    )
+    except Exception as exc:
+        raise (lost(exc, "agent") or classify(exc)) from exc
 
 
 _EVENTS: TypeAdapter[m.ConversationEvents] = TypeAdapter(m.ConversationEvents)

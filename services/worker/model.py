@@ -24,6 +24,22 @@ class ModelErrors:
     REJECTED = "ModelRequestRejected"  # 4xx: retrying cannot help
     UNAVAILABLE = "ModelUnavailable"  # 5xx, 409, connection failures, dropped streams
     STREAM_ERROR = "ModelStreamError"  # conversation.response.error mid-stream
+    # 404s that a session mends by itself (a new conversation, the team registered again).
+    CONVERSATION_LOST = "ConversationLost"
+    AGENT_LOST = "AgentLost"
+
+
+def lost(error: BaseException, what: str) -> ApplicationError | None:
+    """A Mistral 404 as the loss of `what` ("conversation" or "agent"), else None."""
+    if not (isinstance(error, MistralError) and error.status_code == 404):
+        return None
+    kind = ModelErrors.CONVERSATION_LOST if what == "conversation" else ModelErrors.AGENT_LOST
+    return ApplicationError(
+        f"Mistral no longer knows the session's {what}: {_summary(error)}",
+        {"status": 404},
+        type=kind,
+        non_retryable=True,  # retrying the same request cannot help; the workflow mends it
+    )
 
 
 NON_RETRYABLE_STATUSES = frozenset({400, 401, 403, 404, 422})

@@ -3,14 +3,18 @@
 Turns arrive as `submit_turn` Updates and run one at a time: each model round trip is a
 `converse` activity and each function call a `call_tool` activity (in parallel when the model
 asks for several). The workflow keeps ids and small per-turn records only; Mistral keeps the
-conversation. Cancelled and failed turns leave the conversation to be restarted from the end of
-the last completed turn, so the next turn never meets a locked or half-finished conversation.
+conversation. The anchor moves with every completed step, so a cancelled or failed turn keeps
+what it finished (tool results included): the next turn restarts from there, never meeting a
+locked or half-finished conversation. What Mistral lost (a conversation, an agent) is replaced,
+seeded from the turn records; a team that could not be registered is registered again; and
+events go through an outbox, so the bus never decides a turn (DESIGN.md, "Faults").
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -26,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         DECIDE_APPROVAL,
         END_SESSION,
         MAX_INPUT_CHARS,
+        MAX_QUEUED_TURNS,
         SESSION_WORKFLOW,
         STATUS_QUERY,
         SUBMIT_TURN,
@@ -43,14 +48,17 @@ with workflow.unsafe.imports_passed_through():
         TurnUsage,
         bus_key,
     )
-    from services.worker.activities import ActivityErrors, SessionActivities
+    from services.worker import seeding
+    from services.worker.activities import ActivityErrors, SessionActivities, tool_result_once
     from services.worker.model import ModelErrors
+    from services.worker.outbox import Outbox, OutboxItem
     from services.worker.steps import (
         Anchor,
         ConverseInput,
+        ConverseResult,
         FunctionCall,
         FunctionOutput,
-        PublishInput,
+        PriorEntry,
         Roster,
         RosterRequest,
         StepContext,
@@ -60,7 +68,14 @@ with workflow.unsafe.imports_passed_through():
 
 MAX_STEPS = 8
 KEEP_RECORDS = 50
+# The records carried across continue-as-new stay under this many bytes of JSON (inputs can be
+# 32 KB each); with MAX_QUEUED_TURNS inputs the carry stays far below Temporal's 2 MB.
+KEEP_RECORDS_BYTES = 256_000
 KEEP_SEEN_IDS = 1000
+# New conversations one step may begin when Mistral keeps losing them (then the turn fails).
+MAX_RESETS = 3
+NOT_RUN = "The turn was stopped before this tool ran."
+STOPPED_WHILE_RUNNING = "The turn was stopped while this tool ran; it may have taken effect."
 
 MODEL_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200),
@@ -75,6 +90,13 @@ TOOL_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=5),
     maximum_attempts=4,
 )
+ROSTER_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=500),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=5),
+)
+# How long a turn waits for its team to be registered (MCP or Mistral may be coming back).
+ROSTER_PATIENCE = timedelta(seconds=45)
 # Short: a dead worker must show within seconds (platform notes: kill -> retry ~ this + sticky).
 HEARTBEAT = timedelta(seconds=3)
 
@@ -88,9 +110,12 @@ class Carry:
     conversation_id: str | None = None
     anchor: Anchor | None = None
     needs_restart: bool = False
+    # Results the conversation owes the calls at the anchor (a turn ended after its tools ran).
+    owed: list[FunctionOutput] = field(default_factory=list)
     records: list[TurnRecord] = field(default_factory=list)
     queue: list[TurnRequest] = field(default_factory=list)
     seen: list[str] = field(default_factory=list)
+    outbox: list[OutboxItem] = field(default_factory=list)
 
 
 @dataclass
@@ -118,28 +143,27 @@ class SessionWorkflow:
         self.conversation_id = carry.conversation_id
         self.anchor = carry.anchor
         self.needs_restart = carry.needs_restart
+        self.owed = list(carry.owed)
         self.records: dict[str, TurnRecord] = {r.turn_id: r for r in carry.records}
         self.queue: list[TurnRequest] = list(carry.queue)
         self.seen: list[str] = list(carry.seen)
         for request in self.queue:
-            self.records.setdefault(request.turn_id, self._new_record(request.turn_id))
+            self.records.setdefault(request.turn_id, self._new_record(request))
+        self.outbox = Outbox(self.key, carry.outbox)
         self.running: str | None = None
         self.turn_task: asyncio.Task[None] | None = None
         self.approvals: dict[str, PendingApproval] = {}
         self.ended = False
         self.closed = False
         self.turns_this_run = 0
-        self.roster_error = TurnError("agent_unavailable", "the agent team is not registered")
         self._cancel_reason: str | None = None
         self._end_reason: str | None = None
-        self._published = 0  # workflow events published by this run: each one's `once` key
 
     # -- the main loop ---------------------------------------------------------------------
 
     @workflow.run
     async def run(self, start: SessionStart) -> None:
-        if self.roster is None:
-            self.roster = await self._resolve_roster()
+        delivery = asyncio.create_task(self.outbox.deliver_forever())
         while True:
             await workflow.wait_condition(lambda: bool(self.queue) or self.ended)
             if self.ended:
@@ -150,28 +174,50 @@ class SessionWorkflow:
             self.turn_task = None
             self.turns_this_run += 1
             if self._should_continue_as_new():
-                await workflow.wait_condition(workflow.all_handlers_finished)
-                carried = dataclasses.asdict(self._carry())
-                workflow.continue_as_new(dataclasses.replace(self.start, carried=carried))
+                # An end_session arriving now must not wait on this wait (it waits on `closed`).
+                await workflow.wait_condition(
+                    lambda: workflow.all_handlers_finished() or self.ended
+                )
+                if not self.ended:
+                    carried = dataclasses.asdict(self._carry())
+                    workflow.continue_as_new(dataclasses.replace(self.start, carried=carried))
         for request in self.queue:
-            await self._finish_cancelled(request.turn_id, "session ended")
+            self._finish_cancelled(request.turn_id, "session ended")
         self.queue.clear()
-        await self._publish({"type": "session.ended", "reason": self._end_reason})
+        self._publish({"type": "session.ended", "reason": self._end_reason})
+        try:  # give the bus a while to take the last events; readers derive the rest
+            await workflow.wait_condition(lambda: self.outbox.empty, timeout=timedelta(minutes=1))
+        except TimeoutError:
+            workflow.logger.warning(
+                "session ended with %d events undelivered", len(self.outbox.waiting)
+            )
+        delivery.cancel()
         self.closed = True
         await workflow.wait_condition(workflow.all_handlers_finished)
 
-    async def _resolve_roster(self) -> Roster | None:
+    async def _team(self) -> Roster:
+        """The session's registered team; resolved again while it could not be (MCP or Mistral
+        was down when the session began): a session never pins that failure."""
+        if self.roster is None:
+            self.roster = await self._resolve_roster(refresh=False)
+        return self.roster
+
+    async def _resolve_roster(self, *, refresh: bool) -> Roster:
         try:
             return await workflow.execute_activity_method(
                 SessionActivities.resolve_roster,
-                RosterRequest(self.start.agent),
+                RosterRequest(self.start.agent, refresh=refresh),
                 start_to_close_timeout=timedelta(minutes=2),
-                retry_policy=RetryPolicy(maximum_attempts=5),
+                schedule_to_close_timeout=ROSTER_PATIENCE,
+                retry_policy=ROSTER_RETRY,
             )
         except ActivityError as err:
-            # The session cannot converse: every turn will fail with this reason.
-            self.roster_error = TurnError("agent_unavailable", _turn_error(err).message)
-            return None
+            raise ApplicationError(
+                f"the agent team {self.start.agent!r} could not be registered: "
+                f"{_turn_error(err).message}",
+                type="agent_unavailable",
+                non_retryable=True,
+            ) from err
 
     def _should_continue_as_new(self) -> bool:
         return (
@@ -181,15 +227,20 @@ class SessionWorkflow:
 
     def _carry(self) -> Carry:
         finished = [r for r in self.records.values() if r.status not in ("queued", "running")]
+        records = finished[-KEEP_RECORDS:]
+        while len(records) > 1 and _json_size(records) > KEEP_RECORDS_BYTES:
+            records.pop(0)
         return Carry(
             created_at=self.created_at,
             roster=self.roster,
             conversation_id=self.conversation_id,
             anchor=self.anchor,
             needs_restart=self.needs_restart,
-            records=finished[-KEEP_RECORDS:],
+            owed=self.owed,
+            records=records,
             queue=list(self.queue),
             seen=self.seen[-KEEP_SEEN_IDS:],
+            outbox=list(self.outbox.waiting),
         )
 
     # -- one turn --------------------------------------------------------------------------
@@ -203,15 +254,15 @@ class SessionWorkflow:
             text, usage, steps, agent = await self._converse(request)
         except (asyncio.CancelledError, CancelledError):
             self.needs_restart = True
-            await self._finish_cancelled(request.turn_id, self._cancel_reason)
+            self._finish_cancelled(request.turn_id, self._cancel_reason)
         except (ActivityError, ApplicationError) as err:
             self.needs_restart = True
             if isinstance(err.cause, CancelledError):  # the activity acknowledged our cancel
-                await self._finish_cancelled(request.turn_id, self._cancel_reason)
+                self._finish_cancelled(request.turn_id, self._cancel_reason)
                 return
             error = _turn_error(err)
             self._finish(record, "failed", error=error)
-            await self._publish(
+            self._publish(
                 {
                     "type": "turn.failed",
                     "turn_id": request.turn_id,
@@ -221,7 +272,7 @@ class SessionWorkflow:
         else:
             record.steps, record.agent = steps, agent
             self._finish(record, "completed", output=text, usage=usage)
-            await self._publish(
+            self._publish(
                 {
                     "type": "turn.completed",
                     "turn_id": request.turn_id,
@@ -233,74 +284,137 @@ class SessionWorkflow:
             self.running = None
 
     async def _converse(self, request: TurnRequest) -> tuple[str, TurnUsage, int, str | None]:
-        if self.roster is None:
-            error = self.roster_error
-            raise ApplicationError(error.message, type=error.code, non_retryable=True)
-        roster = self.roster
+        await self._team()
         usage = TurnUsage()
-        outputs: list[FunctionOutput] = []
-        anchor = self.anchor
-        restart = self.needs_restart
+        tool_steps: list[PriorEntry] = []  # this turn's calls and results, to seed a new one
         for step in range(MAX_STEPS):
-            result = await workflow.execute_activity_method(
-                SessionActivities.converse,
-                ConverseInput(
-                    context=StepContext(self.key, self.start.session_id, request.turn_id, step),
-                    entry_agent_id=roster.entry.agent_id,
-                    entry_agent_version=roster.entry.version,
-                    agent_names={a.agent_id: a.name for a in roster.agents},
-                    conversation_id=self.conversation_id,
-                    anchor=anchor,
-                    restart=restart,
-                    user_input=request.input if step == 0 else None,
-                    function_outputs=outputs,
-                ),
-                start_to_close_timeout=timedelta(minutes=10),
-                heartbeat_timeout=HEARTBEAT,
-                retry_policy=MODEL_RETRY,
-                cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-            )
-            self.conversation_id = result.conversation_id
-            restart = False
-            if result.last_entry_id is not None:
-                anchor = Anchor(result.conversation_id, result.last_entry_id)
+            result = await self._step(request, step, tool_steps)
             usage = usage.add(result.usage)
-            if not result.function_calls:
-                self.anchor, self.needs_restart = anchor, False
-                return result.text, usage, step + 1, result.agent
-            outputs = list(
-                await asyncio.gather(
-                    *(self._call_tool(request, call, step) for call in result.function_calls)
+            if result.gap_after is not None:
+                self._publish(
+                    {"type": "stream.gap", "turn_id": request.turn_id, "after": result.gap_after}
                 )
-            )
+            if not result.function_calls:
+                return result.text, usage, step + 1, result.agent
+            calls = result.function_calls
+            await self._call_tools(request, calls, step)
+            tool_steps += seeding.tool_step(calls, self.owed)
         raise ApplicationError(
             f"the agents asked for tools {MAX_STEPS} times without answering",
             type="step_limit",
             non_retryable=True,
         )
 
+    async def _step(
+        self, request: TurnRequest, step: int, tool_steps: list[PriorEntry]
+    ) -> ConverseResult:
+        """One model step; a conversation or agent Mistral lost is replaced, and the step runs
+        again in a new conversation seeded with what the session knows."""
+        prior: list[PriorEntry] = []
+        for resets in range(MAX_RESETS + 1):
+            roster = await self._team()
+            try:
+                result = await self._converse_activity(request, step, roster, prior, resets == 0)
+            except ActivityError as err:
+                cause = err.cause
+                kind = cause.type if isinstance(cause, ApplicationError) else None
+                if kind not in (ModelErrors.CONVERSATION_LOST, ModelErrors.AGENT_LOST):
+                    raise
+                if resets == MAX_RESETS:
+                    raise
+                if kind == ModelErrors.AGENT_LOST:
+                    self.roster = await self._resolve_roster(refresh=True)
+                prior = self._begin_again(request, step, tool_steps, str(cause))
+                continue
+            self.conversation_id, self.needs_restart, self.owed = result.conversation_id, False, []
+            if result.last_entry_id is not None:
+                self.anchor = Anchor(result.conversation_id, result.last_entry_id)
+            return result
+        raise AssertionError("unreachable")
+
+    def _begin_again(
+        self, request: TurnRequest, step: int, tool_steps: list[PriorEntry], reason: str
+    ) -> list[PriorEntry]:
+        """Forget the lost conversation; the seed of the next one: past turns, and for a later
+        step this turn's input and tool steps (whose calls the old conversation held)."""
+        self.conversation_id, self.anchor, self.needs_restart, self.owed = None, None, False, []
+        history = [r for r in self.records.values() if r.turn_id != request.turn_id]
+        prior = seeding.past_turns(history)
+        self._publish(
+            {
+                "type": "conversation.reset",
+                "turn_id": request.turn_id,
+                "reason": reason,
+                "turns_carried": sum(1 for e in prior if e.kind == "user"),
+            }
+        )
+        if step > 0:
+            prior += [PriorEntry("user", request.input), *tool_steps]
+        return prior
+
+    async def _converse_activity(
+        self,
+        request: TurnRequest,
+        step: int,
+        roster: Roster,
+        prior: list[PriorEntry],
+        announce: bool,
+    ) -> ConverseResult:
+        fresh = bool(prior) or self.conversation_id is None
+        return await workflow.execute_activity_method(
+            SessionActivities.converse,
+            ConverseInput(
+                context=StepContext(self.key, self.start.session_id, request.turn_id, step),
+                entry_agent_id=roster.entry.agent_id,
+                entry_agent_version=roster.entry.version,
+                agent_names={a.agent_id: a.name for a in roster.agents},
+                conversation_id=self.conversation_id,
+                anchor=self.anchor,
+                restart=self.needs_restart,
+                # A seeded later step carries the input and the results in its seed.
+                user_input=request.input if step == 0 else None,
+                function_outputs=[] if fresh and step > 0 else list(self.owed),
+                prior=prior,
+                announce=step == 0 and announce,
+            ),
+            start_to_close_timeout=timedelta(minutes=10),
+            heartbeat_timeout=HEARTBEAT,
+            retry_policy=MODEL_RETRY,
+            cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+        )
+
+    async def _call_tools(self, request: TurnRequest, calls: list[FunctionCall], step: int) -> None:
+        """Run the step's calls (in parallel); their results land in `self.owed` one by one,
+        so a turn stopped half-way still hands the conversation what did run. One call that
+        fails stops the others: the turn fails, and nothing more of it may write."""
+        self.owed = [FunctionOutput(c.call_id, c.name, NOT_RUN, is_error=True) for c in calls]
+        tasks = [
+            asyncio.create_task(self._call_tool(request, index, call, step))
+            for index, call in enumerate(calls)
+        ]
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+
     async def _call_tool(
-        self, request: TurnRequest, call: FunctionCall, step: int
-    ) -> FunctionOutput:
-        assert self.roster is not None
-        if call.name in self.roster.approval_tools:
+        self, request: TurnRequest, index: int, call: FunctionCall, step: int
+    ) -> None:
+        roster = await self._team()
+        if call.name in roster.approval_tools:
             approved, reason = await self._await_approval(request.turn_id, call)
             if not approved:
-                output = f"The user did not approve running {call.name}" + (
+                refusal = f"The user did not approve running {call.name}" + (
                     f": {reason}" if reason else "."
                 )
-                await self._publish(
-                    {
-                        "type": "tool.result",
-                        "turn_id": request.turn_id,
-                        "call_id": call.call_id,
-                        "name": call.name,
-                        "output": output,
-                        "is_error": True,
-                    }
-                )
-                return FunctionOutput(call.call_id, call.name, output, is_error=True)
-        return await workflow.execute_activity_method(
+                self.owed[index] = FunctionOutput(call.call_id, call.name, refusal, is_error=True)
+                self._publish_tool_result(request.turn_id, self.owed[index])
+                return
+        self.owed[index] = FunctionOutput(call.call_id, call.name, STOPPED_WHILE_RUNNING, True)
+        output = await workflow.execute_activity_method(
             SessionActivities.call_tool,
             ToolInput(
                 context=StepContext(self.key, self.start.session_id, request.turn_id, step),
@@ -309,19 +423,35 @@ class SessionWorkflow:
                 user_id=self.start.user_id,
                 timezone=self.start.timezone,
             ),
-            start_to_close_timeout=timedelta(seconds=self.roster.tool_timeout_s + 10),
+            start_to_close_timeout=timedelta(seconds=roster.tool_timeout_s + 10),
             heartbeat_timeout=HEARTBEAT,
             retry_policy=TOOL_RETRY,
             cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         )
+        self.owed[index] = output
+        if not output.published:  # the bus was down: the outbox delivers it once it is back
+            self._publish_tool_result(request.turn_id, output)
+
+    def _publish_tool_result(self, turn_id: str, output: FunctionOutput) -> None:
+        self._publish(
+            {
+                "type": "tool.result",
+                "turn_id": turn_id,
+                "call_id": output.call_id,
+                "name": output.name,
+                "output": output.output,
+                "is_error": output.is_error,
+            },
+            once=tool_result_once(turn_id, output.call_id),
+        )
 
     async def _await_approval(self, turn_id: str, call: FunctionCall) -> tuple[bool, str | None]:
-        assert self.roster is not None
+        roster = await self._team()
         approval_id = f"apr_{workflow.uuid4().hex[:20]}"
         pending = PendingApproval(approval_id, turn_id, call)
         self.approvals[approval_id] = pending
-        timeout = timedelta(seconds=self.roster.approval_timeout_s)
-        await self._publish(
+        timeout = timedelta(seconds=roster.approval_timeout_s)
+        self._publish(
             {
                 "type": "approval.required",
                 "turn_id": turn_id,
@@ -336,23 +466,32 @@ class SessionWorkflow:
             await workflow.wait_condition(lambda: pending.approved is not None, timeout=timeout)
         except TimeoutError:
             pending.approved, pending.reason = False, "no decision in time"
+        except asyncio.CancelledError:
+            # The turn ended first: a decision that comes now can no longer run the tool.
+            pending.approved, pending.reason = False, "the turn ended first"
+            raise
         finally:
             self.approvals.pop(approval_id, None)
-        await self._publish(
-            {
-                "type": "approval.resolved",
-                "turn_id": turn_id,
-                "approval_id": approval_id,
-                "approved": bool(pending.approved),
-                "reason": pending.reason,
-            }
-        )
+            self._publish(
+                {
+                    "type": "approval.resolved",
+                    "turn_id": turn_id,
+                    "approval_id": approval_id,
+                    "approved": bool(pending.approved),
+                    "reason": pending.reason,
+                }
+            )
         return bool(pending.approved), pending.reason
 
     # -- records and events ----------------------------------------------------------------
 
-    def _new_record(self, turn_id: str) -> TurnRecord:
-        return TurnRecord(turn_id=turn_id, status="queued", submitted_at=workflow.now().isoformat())
+    def _new_record(self, request: TurnRequest) -> TurnRecord:
+        return TurnRecord(
+            turn_id=request.turn_id,
+            status="queued",
+            submitted_at=workflow.now().isoformat(),
+            input=request.input,
+        )
 
     def _finish(self, record: TurnRecord, status: Any, **fields: Any) -> None:
         record.status = status
@@ -360,28 +499,13 @@ class SessionWorkflow:
         for name, value in fields.items():
             setattr(record, name, value)
 
-    async def _finish_cancelled(self, turn_id: str, reason: str | None) -> None:
+    def _finish_cancelled(self, turn_id: str, reason: str | None) -> None:
         self._finish(self.records[turn_id], "cancelled")
-        await self._publish({"type": "turn.cancelled", "turn_id": turn_id, "reason": reason})
+        self._publish({"type": "turn.cancelled", "turn_id": turn_id, "reason": reason})
 
-    async def _publish(self, event: dict[str, Any]) -> None:
-        """Publish a workflow-level event; a bus outage costs live delivery, never the turn."""
-        event = {"session_id": self.start.session_id, **event}
-        # Replay re-runs a local activity whose result was not recorded yet (the worker died
-        # after it published): the same key, counted per run, makes that a no-op on the bus.
-        self._published += 1
-        once = f"{workflow.info().run_id}:{self._published}"
-        try:
-            await workflow.execute_local_activity_method(
-                SessionActivities.publish_event,
-                PublishInput(self.key, event, once),
-                start_to_close_timeout=timedelta(seconds=5),
-                retry_policy=RetryPolicy(
-                    maximum_interval=timedelta(seconds=2), maximum_attempts=10
-                ),
-            )
-        except ActivityError as err:
-            workflow.logger.warning("event %s not published: %s", event["type"], err)
+    def _publish(self, event: dict[str, Any], *, once: str | None = None) -> None:
+        """Hand a workflow-level event to the outbox: it never waits, fails or cancels."""
+        self.outbox.put({"session_id": self.start.session_id, **event}, once=once)
 
     # -- updates and the query -------------------------------------------------------------
 
@@ -391,7 +515,7 @@ class SessionWorkflow:
         if existing is not None or request.turn_id in self.seen:
             return self._duplicate_receipt(request.turn_id)
         self.seen.append(request.turn_id)
-        record = self.records[request.turn_id] = self._new_record(request.turn_id)
+        record = self.records[request.turn_id] = self._new_record(request)
         interrupted: list[str] = []
         if request.on_busy == "interrupt" and self.running is not None:
             interrupted.append(self.running)
@@ -400,9 +524,7 @@ class SessionWorkflow:
             return TurnReceipt(request.turn_id, record.status, 1, interrupted=interrupted)
         position = len(self.queue) + (1 if self.running is not None else 0)
         if position:
-            await self._publish(
-                {"type": "turn.queued", "turn_id": request.turn_id, "position": position}
-            )
+            self._publish({"type": "turn.queued", "turn_id": request.turn_id, "position": position})
         self.queue.append(request)
         return TurnReceipt(request.turn_id, record.status, position)
 
@@ -428,6 +550,11 @@ class SessionWorkflow:
                 f"turn {self.running or self.queue[0].turn_id} is still running",
                 type=SessionErrors.BUSY,
             )
+        if len(self.queue) >= MAX_QUEUED_TURNS:
+            raise ApplicationError(
+                f"{len(self.queue)} turns already wait in this session; retry when one is done",
+                type=SessionErrors.QUEUE_FULL,
+            )
 
     def _duplicate_receipt(self, turn_id: str) -> TurnReceipt:
         record = self.records.get(turn_id)
@@ -449,7 +576,7 @@ class SessionWorkflow:
         queued = next((r for r in self.queue if r.turn_id == request.turn_id), None)
         if queued is not None:
             self.queue.remove(queued)
-            await self._finish_cancelled(request.turn_id, request.reason or "cancelled")
+            self._finish_cancelled(request.turn_id, request.reason or "cancelled")
         elif self.running == request.turn_id:
             self._cancel_running(request.reason or "cancelled")
             record = self.records[request.turn_id]
@@ -521,3 +648,7 @@ def _turn_error(err: BaseException) -> TurnError:
         }.get(cause.type or "", cause.type or "error")
         return TurnError(code, cause.message)
     return TurnError("error", str(cause))
+
+
+def _json_size(records: list[TurnRecord]) -> int:
+    return len(json.dumps([dataclasses.asdict(r) for r in records]))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from services.common.sessions import TurnUsage
 
@@ -39,6 +39,8 @@ class Roster:
 @dataclass
 class RosterRequest:
     team: str
+    # Register again even when this process has the team cached (Mistral lost an agent).
+    refresh: bool = False
 
 
 @dataclass
@@ -55,6 +57,22 @@ class FunctionOutput:
     name: str
     output: str
     is_error: bool = False
+    # Whether `tool.result` reached the bus; when not, the workflow publishes it once it can.
+    published: bool = True
+
+
+@dataclass
+class PriorEntry:
+    """An entry the workflow hands a conversation again: a past message, call or result.
+
+    Used to seed a new conversation when Mistral lost the session's one (each turn's input and
+    answer, and the current turn's tool steps), so the model keeps the context.
+    """
+
+    kind: Literal["user", "assistant", "function.call", "function.result"]
+    text: str  # message content, call arguments (JSON text) or result
+    call_id: str | None = None
+    name: str | None = None
 
 
 @dataclass
@@ -94,6 +112,10 @@ class ConverseInput:
     restart: bool = False
     user_input: str | None = None
     function_outputs: list[FunctionOutput] = field(default_factory=list)
+    # Entries that come first: a new conversation's seed (see PriorEntry).
+    prior: list[PriorEntry] = field(default_factory=list)
+    # Publish `turn.started` (the turn's first model step, scheduled for the first time).
+    announce: bool = False
 
 
 @dataclass
@@ -104,6 +126,9 @@ class ConverseResult:
     function_calls: list[FunctionCall]
     usage: TurnUsage
     agent: str | None = None
+    # The step's events were lost after this bus id ("0": from its start) and no `stream.gap`
+    # said so: the bus was down to the end. None: every event reached the log.
+    gap_after: str | None = None
 
 
 @dataclass

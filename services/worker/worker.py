@@ -1,4 +1,8 @@
-"""Assembling a worker: its clients, its activities and both workflows on one task queue."""
+"""Assembling a worker: its clients, its activities and the two workflows.
+
+Sessions run on the task queue; the roster workflow and its registration activity on a queue of
+their own (see `roster_task_queue`), polled by a small second Worker in the same process.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.worker import Worker
 
 from services.common.bus import EventBus
-from services.worker.activities import SessionActivities
+from services.worker.activities import SessionActivities, roster_task_queue
 from services.worker.mcp_tools import McpTools
 from services.worker.model import make_client, warm_up
 from services.worker.roster_workflow import RosterWorkflow
@@ -42,7 +46,8 @@ async def build_worker(
     task_queue: str | None = None,
 ) -> WorkerParts:
     """A ready Worker; `stack` owns its Redis, Mistral and MCP clients."""
-    redis = aioredis.from_url(settings.redis_url)
+    # Bounded: a paused or unreachable Redis must cost a step its live events, not stall it.
+    redis = aioredis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
     stack.push_async_callback(redis.aclose)
     mistral = make_client(settings)
     warm_up(mistral)
@@ -52,15 +57,25 @@ async def build_worker(
     # The log's limits as the operator set them: the worker publishes almost every event.
     bus = EventBus(redis, maxlen=settings.event_log_maxlen, ttl_s=settings.event_log_ttl_s)
     activities = SessionActivities(settings, bus, mistral, mcp, client)
+    queue = task_queue or settings.temporal_task_queue
+    roster_worker = Worker(
+        client,
+        task_queue=roster_task_queue(queue),
+        workflows=[RosterWorkflow],
+        activities=[activities.register_team],
+        max_concurrent_activities=4,
+        graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_s),
+    )
+    # Runs as long as `stack`: it stops after the session worker, before the clients it uses.
+    await stack.enter_async_context(roster_worker)
     worker = Worker(
         client,
-        task_queue=task_queue or settings.temporal_task_queue,
-        workflows=[SessionWorkflow, RosterWorkflow],
+        task_queue=queue,
+        workflows=[SessionWorkflow],
         activities=[
             activities.converse,
             activities.call_tool,
             activities.publish_event,
-            activities.register_team,
             activities.resolve_roster,
         ],
         max_concurrent_activities=settings.max_concurrent_activities,
