@@ -15,7 +15,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from services.worker.activities import SessionActivities
@@ -68,7 +68,7 @@ class Outbox:
                     start_to_close_timeout=timedelta(seconds=5),
                     retry_policy=RETRY,
                 )
-            except ActivityError as err:
+            except (ActivityError, ApplicationError) as err:  # a local activity's last failure
                 self.failures += 1
                 if self.failures == 1:
                     workflow.logger.warning("event bus unavailable, events wait: %s", err)
