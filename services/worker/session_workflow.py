@@ -14,13 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.converter import value_to_type
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
@@ -41,7 +38,6 @@ with workflow.unsafe.imports_passed_through():
         SessionErrors,
         SessionStart,
         SessionStatus,
-        TurnError,
         TurnReceipt,
         TurnRecord,
         TurnRequest,
@@ -49,9 +45,27 @@ with workflow.unsafe.imports_passed_through():
         bus_key,
     )
     from services.worker import seeding
-    from services.worker.activities import ActivityErrors, SessionActivities, tool_result_once
+    from services.worker.activities import SessionActivities, tool_result_once
     from services.worker.model import ModelErrors
-    from services.worker.outbox import Outbox, OutboxItem
+    from services.worker.outbox import Outbox
+    from services.worker.session_limits import (
+        HEARTBEAT,
+        KEEP_SEEN_IDS,
+        MAX_RESETS,
+        MAX_STEPS,
+        MODEL_RETRY,
+        NOT_RUN,
+        ROSTER_PATIENCE,
+        ROSTER_RETRY,
+        STOPPED_WHILE_RUNNING,
+        TOOL_RETRY,
+    )
+    from services.worker.session_state import (
+        Carry,
+        PendingApproval,
+        carried_records,
+        turn_error,
+    )
     from services.worker.steps import (
         Anchor,
         ConverseInput,
@@ -65,66 +79,6 @@ with workflow.unsafe.imports_passed_through():
         ToolInput,
         json_object,
     )
-
-MAX_STEPS = 8
-KEEP_RECORDS = 50
-# The records carried across continue-as-new stay under this many bytes of JSON (inputs can be
-# 32 KB each); with MAX_QUEUED_TURNS inputs the carry stays far below Temporal's 2 MB.
-KEEP_RECORDS_BYTES = 256_000
-KEEP_SEEN_IDS = 1000
-# New conversations one step may begin when Mistral keeps losing them (then the turn fails).
-MAX_RESETS = 3
-NOT_RUN = "The turn was stopped before this tool ran."
-STOPPED_WHILE_RUNNING = "The turn was stopped while this tool ran; it may have taken effect."
-
-MODEL_RETRY = RetryPolicy(
-    initial_interval=timedelta(milliseconds=200),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=10),
-    maximum_attempts=6,
-    non_retryable_error_types=[ModelErrors.REJECTED],
-)
-TOOL_RETRY = RetryPolicy(
-    initial_interval=timedelta(milliseconds=300),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=5),
-    maximum_attempts=4,
-)
-ROSTER_RETRY = RetryPolicy(
-    initial_interval=timedelta(milliseconds=500),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=5),
-)
-# How long a turn waits for its team to be registered (MCP or Mistral may be coming back).
-ROSTER_PATIENCE = timedelta(seconds=45)
-# Short: a dead worker must show within seconds (platform notes: kill -> retry ~ this + sticky).
-HEARTBEAT = timedelta(seconds=3)
-
-
-@dataclass
-class Carry:
-    """What a session takes across continue-as-new: ids and small records only."""
-
-    created_at: str
-    roster: Roster | None = None
-    conversation_id: str | None = None
-    anchor: Anchor | None = None
-    needs_restart: bool = False
-    # Results the conversation owes the calls at the anchor (a turn ended after its tools ran).
-    owed: list[FunctionOutput] = field(default_factory=list)
-    records: list[TurnRecord] = field(default_factory=list)
-    queue: list[TurnRequest] = field(default_factory=list)
-    seen: list[str] = field(default_factory=list)
-    outbox: list[OutboxItem] = field(default_factory=list)
-
-
-@dataclass
-class PendingApproval:
-    approval_id: str
-    turn_id: str
-    call: FunctionCall
-    approved: bool | None = None
-    reason: str | None = None
 
 
 @workflow.defn(name=SESSION_WORKFLOW)
@@ -214,7 +168,7 @@ class SessionWorkflow:
         except ActivityError as err:
             raise ApplicationError(
                 f"the agent team {self.start.agent!r} could not be registered: "
-                f"{_turn_error(err).message}",
+                f"{turn_error(err).message}",
                 type="agent_unavailable",
                 non_retryable=True,
             ) from err
@@ -227,9 +181,6 @@ class SessionWorkflow:
 
     def _carry(self) -> Carry:
         finished = [r for r in self.records.values() if r.status not in ("queued", "running")]
-        records = finished[-KEEP_RECORDS:]
-        while len(records) > 1 and _json_size(records) > KEEP_RECORDS_BYTES:
-            records.pop(0)
         return Carry(
             created_at=self.created_at,
             roster=self.roster,
@@ -237,7 +188,7 @@ class SessionWorkflow:
             anchor=self.anchor,
             needs_restart=self.needs_restart,
             owed=self.owed,
-            records=records,
+            records=carried_records(finished),
             queue=list(self.queue),
             seen=self.seen[-KEEP_SEEN_IDS:],
             outbox=list(self.outbox.waiting),
@@ -260,7 +211,7 @@ class SessionWorkflow:
             if isinstance(err.cause, CancelledError):  # the activity acknowledged our cancel
                 self._finish_cancelled(request.turn_id, self._cancel_reason)
                 return
-            error = _turn_error(err)
+            error = turn_error(err)
             self._finish(record, "failed", error=error)
             self._publish(
                 {
@@ -634,21 +585,3 @@ class SessionWorkflow:
             ],
             conversation_id=self.conversation_id,
         )
-
-
-def _turn_error(err: BaseException) -> TurnError:
-    cause = err.cause if isinstance(err, ActivityError) and err.cause is not None else err
-    if isinstance(cause, ApplicationError):
-        code = {
-            ModelErrors.REJECTED: "model_rejected",
-            ModelErrors.RATE_LIMITED: "model_rate_limited",
-            ModelErrors.UNAVAILABLE: "model_unavailable",
-            ModelErrors.STREAM_ERROR: "model_error",
-            ActivityErrors.TOOL_UNAVAILABLE: "tool_unavailable",
-        }.get(cause.type or "", cause.type or "error")
-        return TurnError(code, cause.message)
-    return TurnError("error", str(cause))
-
-
-def _json_size(records: list[TurnRecord]) -> int:
-    return len(json.dumps([dataclasses.asdict(r) for r in records]))

@@ -1,0 +1,68 @@
+"""What a session workflow keeps: the state it carries across continue-as-new, its approvals,
+and how a failed step is told as a turn error."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+
+from temporalio.exceptions import ActivityError, ApplicationError
+
+from services.common.sessions import TurnError, TurnRecord, TurnRequest
+from services.worker.activities import ActivityErrors
+from services.worker.model import ModelErrors
+from services.worker.outbox import OutboxItem
+from services.worker.session_limits import KEEP_RECORDS, KEEP_RECORDS_BYTES
+from services.worker.steps import Anchor, FunctionCall, FunctionOutput, Roster
+
+
+@dataclass
+class Carry:
+    """What a session takes across continue-as-new: ids and small records only."""
+
+    created_at: str
+    roster: Roster | None = None
+    conversation_id: str | None = None
+    anchor: Anchor | None = None
+    needs_restart: bool = False
+    # Results the conversation owes the calls at the anchor (a turn ended after its tools ran).
+    owed: list[FunctionOutput] = field(default_factory=list)
+    records: list[TurnRecord] = field(default_factory=list)
+    queue: list[TurnRequest] = field(default_factory=list)
+    seen: list[str] = field(default_factory=list)
+    outbox: list[OutboxItem] = field(default_factory=list)
+
+
+@dataclass
+class PendingApproval:
+    approval_id: str
+    turn_id: str
+    call: FunctionCall
+    approved: bool | None = None
+    reason: str | None = None
+
+
+def carried_records(records: list[TurnRecord]) -> list[TurnRecord]:
+    """The newest finished records that fit the carry's budget (inputs can be 32 KB each)."""
+    kept = records[-KEEP_RECORDS:]
+    while (
+        len(kept) > 1
+        and len(json.dumps([dataclasses.asdict(r) for r in kept])) > KEEP_RECORDS_BYTES
+    ):
+        kept.pop(0)
+    return kept
+
+
+def turn_error(err: BaseException) -> TurnError:
+    cause = err.cause if isinstance(err, ActivityError) and err.cause is not None else err
+    if isinstance(cause, ApplicationError):
+        code = {
+            ModelErrors.REJECTED: "model_rejected",
+            ModelErrors.RATE_LIMITED: "model_rate_limited",
+            ModelErrors.UNAVAILABLE: "model_unavailable",
+            ModelErrors.STREAM_ERROR: "model_error",
+            ActivityErrors.TOOL_UNAVAILABLE: "tool_unavailable",
+        }.get(cause.type or "", cause.type or "error")
+        return TurnError(code, cause.message)
+    return TurnError("error", str(cause))
