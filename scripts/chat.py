@@ -130,6 +130,8 @@ class ChatClient:
             self._note(f"tool {data.get('name')}")
         elif frame.event == "turn.retry":
             self._note("the step is being retried; what follows replaces it")
+        elif frame.event == "conversation.reset":
+            self._note("the model had lost this conversation; a new one goes on from the turns")
         elif frame.event == "turn.failed":
             self._note(f"failed: {data.get('error', {}).get('message')}")
         elif frame.event == "turn.cancelled":
