@@ -10,6 +10,7 @@ append-only file), as a Compose `restart:` policy would.
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,6 +124,8 @@ class LocalStack:
         }
         if self.uses_simulator:
             env["MISTRAL_SERVER_URL"] = self.sim_url
+        # One random MCP token per stack, kept in extra_env so restarts reuse it (or pass your own).
+        self.extra_env.setdefault("MCP_AUTH_TOKEN", secrets.token_urlsafe(32))
         env.update(self.extra_env)
         return env
 

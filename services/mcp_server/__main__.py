@@ -16,6 +16,7 @@ import uvicorn
 from sqlalchemy.exc import SQLAlchemyError
 
 from services.common.settings import ConfigError, load_settings
+from services.mcp_server.auth import server_token
 from services.mcp_server.settings import McpServerSettings
 from services.mcp_server.store import NutritionStore
 
@@ -36,6 +37,7 @@ async def _prepare_schema(database_url: str) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = _parse_args(argv)
     settings = load_settings(McpServerSettings)  # fail fast, with the variable's name
+    server_token(settings)  # no MCP_AUTH_TOKEN (and no explicit opt-out): one line, exit 1
     logging.basicConfig(level=settings.mcp_log_level)
     # Once here, before the workers start, so they never race to create the tables.
     try:

@@ -1,4 +1,7 @@
-"""The ASGI app: streamable HTTP at /mcp (stateless, JSON), legacy SSE at /sse, GET /healthz."""
+"""The ASGI app: streamable HTTP at /mcp (stateless, JSON), legacy SSE at /sse, GET /healthz.
+
+Every path but /healthz needs the worker's bearer token (auth.py).
+"""
 
 from __future__ import annotations
 
@@ -9,12 +12,14 @@ from collections.abc import AsyncIterator
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from services.common.settings import load_settings
 from services.common.telemetry import setup_telemetry
+from services.mcp_server.auth import DISABLED_WARNING, BearerTokenAuth, server_token
 from services.mcp_server.clock import Clock, system_clock
 from services.mcp_server.diary import NutritionDiary
 from services.mcp_server.estimates import FoodEstimator, MistralFoodEstimator
@@ -22,6 +27,8 @@ from services.mcp_server.nutrition import load_food_table
 from services.mcp_server.server import SERVER_NAME, build_server
 from services.mcp_server.settings import McpServerSettings
 from services.mcp_server.store import NutritionStore
+
+logger = logging.getLogger(__name__)
 
 
 def transport_security(settings: McpServerSettings) -> TransportSecuritySettings:
@@ -69,6 +76,9 @@ def create_app(
     spans and joins the caller's trace from the request `_meta`.
     """
     settings = settings or load_settings(McpServerSettings)
+    token = server_token(settings)  # before anything opens: no token, no server
+    if token is None:
+        logger.warning(DISABLED_WARNING)
     # Stateless requests each open and close a "session": that is not news worth a log line.
     logging.getLogger("mcp.server.streamable_http").setLevel(logging.WARNING)
     store = NutritionStore.from_url(settings.database_url)
@@ -88,7 +98,11 @@ def create_app(
         finally:
             await store.close()
 
-    app = Starlette(routes=[Route("/healthz", healthz), *routes], lifespan=lifespan)
+    # Outside the routes, so a route added later is guarded too (deny by default).
+    middleware = [Middleware(BearerTokenAuth, token=token)] if token is not None else []
+    app = Starlette(
+        routes=[Route("/healthz", healthz), *routes], middleware=middleware, lifespan=lifespan
+    )
     if telemetry:
         setup_telemetry("mcp-server", app=app)
     return app

@@ -3,6 +3,9 @@
 The worker puts `{"user_id", "tenant_id", "timezone"}` in the request `_meta`; clients that cannot
 set `_meta` send `X-User-Id`, `X-Tenant-Id` (and `X-Timezone`) headers. With neither, the call is
 refused: there is no shared default user.
+
+Either source is a claim, trusted only because the request reached the tools at all: auth.py
+turns away every request without the worker's bearer token before it gets here.
 """
 
 from __future__ import annotations

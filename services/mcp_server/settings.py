@@ -4,17 +4,63 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from services.common.settings import ServiceSettings
+from services.mcp_server.auth_token import check_token, read_token_file
 
 DEFAULT_DB_PATH = Path(".data/mcp/nutrisense.db")
 
 
-class McpServerSettings(ServiceSettings):
-    """`DATABASE_URL` picks the store (SQLite file or PostgreSQL); `MCP_ALLOWED_HOSTS` the Host
-    names the transports accept (DNS-rebinding protection; Compose service names must pass)."""
+class McpAuthSettings(ServiceSettings):
+    """The shared secret of the MCP server and the worker: `MCP_AUTH_TOKEN`, or the file named
+    by `MCP_AUTH_TOKEN_FILE` (a Compose or Kubernetes secret), never both.
 
+    Both services read it through this class, so they agree on names, blanks and validation.
+    """
+
+    mcp_auth_token: SecretStr | None = None
+    mcp_auth_token_file: Path | None = None
+
+    @field_validator("mcp_auth_token", "mcp_auth_token_file", mode="before")
+    @classmethod
+    def _blank_token_is_unset(cls, value: object) -> object:
+        # `MCP_AUTH_TOKEN=` in an .env file means "no token", not "an empty token". (Named apart
+        # from the worker's own `_blank_is_unset`, which would otherwise replace this one.)
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("mcp_auth_token")
+    @classmethod
+    def _usable_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            check_token(value.get_secret_value())
+        return value
+
+    @field_validator("mcp_auth_token_file")
+    @classmethod
+    def _readable_token_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is None:
+            return None
+        if info.data.get("mcp_auth_token") is not None:
+            # Two sources could disagree; which one wins would be a guess.
+            raise ValueError("set MCP_AUTH_TOKEN or MCP_AUTH_TOKEN_FILE, not both")
+        read_token_file(value)  # fail at start, naming the file, not at the first call
+        return value
+
+    def mcp_auth_secret(self) -> SecretStr | None:
+        """The token to send or to require (read from the file now); None when neither is set."""
+        if self.mcp_auth_token_file is not None:
+            return SecretStr(read_token_file(self.mcp_auth_token_file))
+        return self.mcp_auth_token
+
+
+class McpServerSettings(McpAuthSettings):
+    """`DATABASE_URL` picks the store (SQLite file or PostgreSQL); `MCP_ALLOWED_HOSTS` the Host
+    names the transports accept (DNS-rebinding protection; Compose service names must pass);
+    `MCP_AUTH_TOKEN` (or `_FILE`) the bearer token every caller but `/healthz` must send."""
+
+    # Local development only: accept every caller, and so any identity it claims (auth.py).
+    mcp_auth_disabled: bool = False
     database_url: str = f"sqlite:///{DEFAULT_DB_PATH}"
     mcp_allowed_hosts: str = "localhost,127.0.0.1,mcp,[::1]"
     # Answer stateless POSTs with plain JSON (no SSE framing): fastest for the worker's calls.

@@ -3,16 +3,21 @@
 The server is stateless, so each use opens a short MCP session over ONE shared HTTP client per
 worker process (session set-up then costs a few milliseconds, not a new connection). Keeping
 each session inside the task that uses it also keeps anyio's task-bound scopes happy.
+
+Every request carries the MCP server's shared secret (`Authorization: Bearer`), set once on that
+client. The token lives only in this process: not in activity inputs, events or history, and
+neither httpx nor its telemetry records request headers.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
 import httpx2
-from mcp import ClientSession
+from mcp import ClientSession, MCPError
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import (
     CallToolResult,
@@ -22,27 +27,68 @@ from mcp.types import (
     TextContent,
     Tool,
 )
+from pydantic import SecretStr
+
+from services.mcp_server.auth_token import UNAUTHORIZED_CODE
+
+logger = logging.getLogger(__name__)
+
+
+class McpAuthError(PermissionError):
+    """The MCP server refused this worker's token. An OSError, so the tool-call activity reports
+    it as the tool being unavailable, with this message, rather than as a bug."""
 
 
 class McpTools:
-    def __init__(self, url: str, *, timeout_s: float = 30.0) -> None:
+    def __init__(self, url: str, *, auth_token: SecretStr | None, timeout_s: float = 30.0) -> None:
+        """`auth_token` is required to be named: None only for a server run with auth disabled."""
         self.url = url
-        self._http = httpx2.AsyncClient(timeout=httpx2.Timeout(timeout_s, connect=5.0))
+        headers = {}
+        if auth_token is not None:
+            headers["Authorization"] = f"Bearer {auth_token.get_secret_value()}"
+        else:
+            logger.warning(
+                "MCP_AUTH_TOKEN is not set: MCP requests go without credentials, and the MCP "
+                "server refuses them unless it runs with MCP_AUTH_DISABLED=true"
+            )
+        self._http = httpx2.AsyncClient(
+            headers=headers, timeout=httpx2.Timeout(timeout_s, connect=5.0)
+        )
 
     async def aclose(self) -> None:
         await self._http.aclose()
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[ClientSession]:
-        async with (
-            streamable_http_client(self.url, http_client=self._http, terminate_on_close=False) as (
-                read,
-                write,
-            ),
-            ClientSession(read, write) as session,
-        ):
+        try:
+            async with (
+                streamable_http_client(
+                    self.url, http_client=self._http, terminate_on_close=False
+                ) as (read, write),
+                ClientSession(read, write) as session,
+            ):
+                await self._initialize(session)
+                yield session
+        except ExceptionGroup as group:
+            # The transport's task groups wrap it twice; the activity's error should say it.
+            refused = group.subgroup(McpAuthError)
+            if refused is None:
+                raise
+            leaf: BaseException = refused
+            while isinstance(leaf, BaseExceptionGroup):
+                leaf = leaf.exceptions[0]
+            raise leaf from None
+
+    async def _initialize(self, session: ClientSession) -> None:
+        try:
             await session.initialize()
-            yield session
+        except MCPError as exc:
+            if exc.code != UNAUTHORIZED_CODE:
+                raise
+            raise McpAuthError(
+                f"the MCP server at {self.url} refused this worker ({exc.message}); "
+                "MCP_AUTH_TOKEN must be the same for the workers and the MCP server"
+            ) from None
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], meta: dict[str, Any], timeout_s: float

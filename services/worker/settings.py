@@ -5,13 +5,15 @@ from __future__ import annotations
 from pydantic import Field, SecretStr, field_validator
 
 from services.common.settings import RedisSettings
+from services.mcp_server.settings import McpAuthSettings
 
 MISTRAL_API_URL = "https://api.mistral.ai"
 SIMULATOR_URL = "http://127.0.0.1:8800"
 
 
-class WorkerSettings(RedisSettings):
-    """Redis (`REDIS_URL`, the event log's length and lifetime) as every service reads it."""
+class WorkerSettings(RedisSettings, McpAuthSettings):
+    """Redis (`REDIS_URL`, the event log's length and lifetime) as every service reads it; the MCP
+    server's shared secret (`MCP_AUTH_TOKEN` or `MCP_AUTH_TOKEN_FILE`) as the server reads it."""
 
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"

@@ -52,7 +52,11 @@ async def build_worker(
     mistral = make_client(settings)
     warm_up(mistral)
     stack.push_async_callback(mistral.__aexit__, None, None, None)
-    mcp = McpTools(settings.mcp_server_url, timeout_s=settings.tool_timeout_s)
+    mcp = McpTools(
+        settings.mcp_server_url,
+        auth_token=settings.mcp_auth_secret(),
+        timeout_s=settings.tool_timeout_s,
+    )
     stack.push_async_callback(mcp.aclose)
     # The log's limits as the operator set them: the worker publishes almost every event.
     bus = EventBus(redis, maxlen=settings.event_log_maxlen, ttl_s=settings.event_log_ttl_s)

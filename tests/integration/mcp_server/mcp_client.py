@@ -13,6 +13,8 @@ from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp_types import CallToolResult, RequestParamsMeta, TextContent
 
+from tests.fixtures.mcp_server import MCP_TEST_TOKEN
+
 
 @dataclass(frozen=True)
 class User:
@@ -36,10 +38,14 @@ class User:
 
 @asynccontextmanager
 async def mcp_session(
-    url: str, headers: Mapping[str, str] | None = None
+    url: str, headers: Mapping[str, str] | None = None, *, token: str | None = MCP_TEST_TOKEN
 ) -> AsyncIterator[ClientSession]:
+    """A session as the worker opens one: with the bearer token (`token=None`: without)."""
+    sent = dict(headers or {})
+    if token is not None:
+        sent["Authorization"] = f"Bearer {token}"
     async with (
-        httpx2.AsyncClient(headers=dict(headers or {}), timeout=30) as http,
+        httpx2.AsyncClient(headers=sent, timeout=30) as http,
         streamable_http_client(url, http_client=http) as (read, write),
         ClientSession(read, write) as session,
     ):

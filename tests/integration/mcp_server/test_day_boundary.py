@@ -5,8 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from services.mcp_server.app import create_app
 from services.mcp_server.settings import McpServerSettings
+from tests.fixtures.mcp_server import MCP_TEST_TOKEN
 from tests.integration.mcp_server.inprocess import SettableClock, serve
 from tests.integration.mcp_server.mcp_client import User, call, data_of, mcp_session
 
@@ -14,7 +17,9 @@ from tests.integration.mcp_server.mcp_client import User, call, data_of, mcp_ses
 async def test_midnight_in_the_users_timezone_starts_a_new_day(tmp_path: Path) -> None:
     # 22:50 UTC on 1 March is 23:50 in Paris: one step before the Paris day ends.
     clock = SettableClock(dt.datetime(2026, 3, 1, 22, 50, tzinfo=dt.UTC))
-    settings = McpServerSettings(database_url=f"sqlite:///{tmp_path / 'diary.db'}")
+    settings = McpServerSettings(
+        database_url=f"sqlite:///{tmp_path / 'diary.db'}", mcp_auth_token=SecretStr(MCP_TEST_TOKEN)
+    )
     paris, utc = User.fresh(timezone="Europe/Paris"), User.fresh()
     app = create_app(settings, clock=clock, telemetry=False)
     async with serve(app) as base_url, mcp_session(f"{base_url}/mcp") as session:

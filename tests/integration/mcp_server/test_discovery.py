@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx2
 from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
 
 from tests.fixtures.mcp_server import McpServerProcess
 from tests.integration.mcp_server.mcp_client import User, data_of, mcp_session
@@ -68,7 +69,9 @@ async def test_every_agent_has_its_instructions_as_a_prompt(mcp_server: McpServe
 
 async def test_health_and_host_names(mcp_server: McpServerProcess) -> None:
     """Compose reaches the server as `mcp:9000`: that Host passes; an unknown one gets 421."""
-    async with httpx2.AsyncClient(base_url=mcp_server.base_url) as http:
+    async with httpx2.AsyncClient(
+        base_url=mcp_server.base_url, headers=mcp_server.auth_headers
+    ) as http:
         health = await http.get("/healthz")
         ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
         headers = {"accept": "application/json, text/event-stream"}
@@ -86,7 +89,10 @@ async def test_health_and_host_names(mcp_server: McpServerProcess) -> None:
 async def test_the_modern_protocol_client_works_too(mcp_server: McpServerProcess) -> None:
     """`mcp.Client` negotiates the 2026-07-28 protocol (no initialize handshake)."""
     user = User.fresh()
-    async with Client(mcp_server.url) as client:
+    async with (
+        httpx2.AsyncClient(headers=mcp_server.auth_headers) as http,
+        Client(streamable_http_client(mcp_server.url, http_client=http)) as client,
+    ):
         version = client.protocol_version
         tools = await client.list_tools()
         result = await client.call_tool("food_log", {"user_query": "1 apple"}, meta=user.meta())

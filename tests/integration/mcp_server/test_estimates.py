@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from services.mcp_server.app import create_app
 from services.mcp_server.settings import McpServerSettings
+from tests.fixtures.mcp_server import MCP_TEST_TOKEN
 from tests.integration.mcp_server.inprocess import serve
 from tests.integration.mcp_server.mcp_client import User, call, data_of, mcp_session, text_of
 
@@ -65,6 +66,7 @@ async def test_unknown_foods_get_a_marked_estimate_only_when_enabled(tmp_path: P
             database_url=f"sqlite:///{tmp_path / 'diary.db'}",
             nutrisense_estimate_unknown_foods=True,
             mistral_api_key=SecretStr("test-key"),
+            mcp_auth_token=SecretStr(MCP_TEST_TOKEN),
             nutrisense_estimate_server_url=mistral_url,
         )
         app = create_app(settings, telemetry=False)
@@ -95,7 +97,9 @@ async def test_unknown_foods_get_a_marked_estimate_only_when_enabled(tmp_path: P
 
 async def test_estimates_are_off_by_default(tmp_path: Path) -> None:
     settings = McpServerSettings(
-        database_url=f"sqlite:///{tmp_path / 'diary.db'}", mistral_api_key=SecretStr("k")
+        database_url=f"sqlite:///{tmp_path / 'diary.db'}",
+        mistral_api_key=SecretStr("k"),
+        mcp_auth_token=SecretStr(MCP_TEST_TOKEN),
     )
     assert not settings.estimates_enabled
     async with (

@@ -53,7 +53,7 @@ async def test_workers_share_one_store_lose_no_entry_and_the_diary_survives_a_re
 async def test_legacy_sse_transport(mcp_server: McpServerProcess) -> None:
     user = User.fresh()
     async with (
-        sse_client(f"{mcp_server.base_url}/sse") as (read, write),
+        sse_client(f"{mcp_server.base_url}/sse", headers=mcp_server.auth_headers) as (read, write),
         ClientSession(read, write) as session,
     ):
         await session.initialize()

@@ -24,7 +24,11 @@ async def test_a_retried_attempt_does_not_publish_its_event_twice(
     settings = make_settings()
     redis = aioredis.from_url(redis_url)
     bus = EventBus(redis)
-    mcp = McpTools(settings.mcp_server_url, timeout_s=settings.tool_timeout_s)
+    mcp = McpTools(
+        settings.mcp_server_url,
+        auth_token=settings.mcp_auth_secret(),
+        timeout_s=settings.tool_timeout_s,
+    )
     activities = SessionActivities(settings, bus, make_client(settings), mcp)
     sid = f"s-{uuid.uuid4().hex[:12]}"
     key = bus_key("t1", sid)

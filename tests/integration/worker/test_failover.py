@@ -39,6 +39,7 @@ def worker_pool(
         "REDIS_URL": redis_url,
         "MISTRAL_SERVER_URL": paced_sim.url,
         "MCP_SERVER_URL": mcp_server.url,
+        "MCP_AUTH_TOKEN": mcp_server.token,
     }
     env.pop("MISTRAL_API_KEY", None)
     workers = [

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from mistralai.client import Mistral
+from pydantic import SecretStr
 from temporalio.client import Client
 
 from services.worker.agents import METADATA_HASH, register_team
@@ -54,7 +55,7 @@ async def test_concurrent_session_starts_register_the_team_once(
 async def test_registration_is_idempotent_and_a_changed_spec_makes_new_versions(
     fresh_sim: MistralSim, mcp_server: Any
 ) -> None:
-    mcp = McpTools(mcp_server.url)
+    mcp = McpTools(mcp_server.url, auth_token=SecretStr(mcp_server.token))
     try:
         async with Mistral(api_key="k", server_url=fresh_sim.url) as client:
             first = await register_team(client, mcp, NUTRISENSE, "mistral-medium-2505", [])
@@ -80,7 +81,7 @@ async def test_registration_is_idempotent_and_a_changed_spec_makes_new_versions(
 async def test_writes_policy_selects_tools_that_are_not_read_only(
     fresh_sim: MistralSim, mcp_server: Any
 ) -> None:
-    mcp = McpTools(mcp_server.url)
+    mcp = McpTools(mcp_server.url, auth_token=SecretStr(mcp_server.token))
     try:
         async with Mistral(api_key="k", server_url=fresh_sim.url) as client:
             roster = await register_team(client, mcp, NUTRISENSE, "m", ["writes"])

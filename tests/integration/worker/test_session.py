@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
@@ -76,7 +77,7 @@ async def test_nutrisense_five_turns_in_one_conversation(
     ]
 
     # What the tools stored: 2 eggs, a slice of bread and a cup of coffee for breakfast.
-    mcp = McpTools(mcp_server.url)
+    mcp = McpTools(mcp_server.url, auth_token=SecretStr(mcp_server.token))
     try:
         result = await mcp.call_tool(
             "daily_progress",
