@@ -23,7 +23,8 @@ COMPOSE_FILE = ROOT / "compose.yaml"
 DOCKERFILE = ROOT / "docker" / "Dockerfile"
 
 # Services that run once and exit; every other service runs for as long as the stack does.
-ONE_SHOT = {"temporal-schema", "temporal-namespace"}
+TEMPORAL_JOBS = {"temporal-schema", "temporal-namespace"}
+ONE_SHOT = {*TEMPORAL_JOBS, "mcp-auth-token"}
 # The only services that publish a port on the host.
 PUBLISHED = {"gateway": 8000, "temporal-ui": 8080, "temporal": 7233}
 SCALED = {"worker", "mcp"}
@@ -86,6 +87,7 @@ def test_the_stack_has_the_services_of_the_design() -> None:
         "temporal-namespace",
         "temporal-ui",
         "mistral-sim",
+        "mcp-auth-token",
         "mcp",
         "worker",
         "gateway",
@@ -189,7 +191,7 @@ def _image_tag(image: str) -> str:
 
 def test_temporal_server_and_admin_tools_share_one_pinned_version() -> None:
     services = _services()
-    images = {name: services[name]["image"] for name in ("temporal", *sorted(ONE_SHOT))}
+    images = {name: services[name]["image"] for name in ("temporal", *sorted(TEMPORAL_JOBS))}
     assert images["temporal"].startswith("temporalio/server:")
     assert images["temporal-schema"].startswith("temporalio/admin-tools:")
     assert images["temporal-namespace"].startswith("temporalio/admin-tools:")
@@ -232,7 +234,7 @@ def test_secrets_pass_through_only_when_set() -> None:
     for name, service in _services().items():
         env = service.get("environment") or {}
         assert isinstance(env, dict), f"{name}: environment must be a mapping"
-        for key in ("MISTRAL_API_KEY", "LOGFIRE_TOKEN"):
+        for key in ("MISTRAL_API_KEY", "LOGFIRE_TOKEN", "MCP_AUTH_TOKEN"):
             if key in env:
                 assert env[key] is None, f"{name}: {key} must pass through, not default"
         assert "TEMPORAL_API_KEY" not in env, name
@@ -253,6 +255,41 @@ def test_service_settings_the_code_needs_in_containers() -> None:
     assert keys == "${GATEWAY_API_KEYS:-dev-key:dev}"
     assert services["redis"]["command"][1:3] == ["--appendonly", "yes"]
     assert any(str(v).endswith(":/data") for v in services["redis"]["volumes"])
+
+
+def test_the_mcp_server_and_the_workers_share_a_token_nobody_has_to_configure() -> None:
+    """DESIGN.md: the tool server accepts identity only from an authenticated caller. `up` with
+    no configuration must still work: a one-shot job writes a token into a volume that mcp and
+    the workers read (read-only) through MCP_AUTH_TOKEN_FILE."""
+    services = _services()
+    job = services["mcp-auth-token"]
+    assert job["restart"] == "no"  # a one-shot: `unless-stopped` would run it forever
+    assert job["command"][:3] == ["python", "-m", "services.mcp_server.auth_token"]
+    token_path = job["command"][3]
+    volume, _, mount = job["volumes"][0].partition(":")
+    assert token_path.rsplit("/", 1)[0] == mount
+    assert volume in _compose()["volumes"]
+    # Only the job sees MCP_AUTH_TOKEN, and only when set: the services read the file.
+    assert job["environment"] == {"MCP_AUTH_TOKEN": None}
+    for name in ("mcp", "worker"):
+        service = services[name]
+        env = service["environment"]
+        assert env["MCP_AUTH_TOKEN_FILE"] == token_path, name
+        assert "MCP_AUTH_TOKEN" not in env, name
+        assert "MCP_AUTH_DISABLED" not in env, name
+        assert f"{volume}:{mount}:ro" in service["volumes"], name
+        assert service["depends_on"]["mcp-auth-token"] == {
+            "condition": "service_completed_successfully"
+        }, name
+    for name, service in services.items():
+        assert "MCP_AUTH_DISABLED" not in (service.get("environment") or {}), name
+        if name not in {"mcp", "worker", "mcp-auth-token"}:
+            assert all(volume not in str(v) for v in service.get("volumes") or []), name
+    # The mount point exists in the image, owned by the app user: a new volume inherits that,
+    # so the job (not root) can write the token.
+    dockerfile = DOCKERFILE.read_text()
+    assert f"mkdir -p {mount}" in dockerfile
+    assert "chown -R app:app /app/.data" in dockerfile
 
 
 def _seconds(value: str) -> float:
@@ -317,9 +354,14 @@ def test_resolved_stack_without_and_with_the_offline_profile(tmp_path: Path) -> 
     }
     # Unset in the shell: no value at all (Compose leaves the variable out of the container).
     assert worker["environment"]["MISTRAL_API_KEY"] is None
+    assert offline["mcp-auth-token"]["environment"]["MCP_AUTH_TOKEN"] is None
+    for name in ("mcp", "worker"):
+        assert offline[name]["environment"]["MCP_AUTH_TOKEN_FILE"].startswith("/app/.data/")
+        mounts = [(v["source"], v["target"], v.get("read_only")) for v in offline[name]["volumes"]]
+        assert mounts == [("mcp-auth", "/app/.data/mcp-auth", True)], name
     assert worker["environment"]["MISTRAL_SERVER_URL"] == ""
     assert worker["environment"]["MISTRAL_SIMULATOR_URL"] == "http://mistral-sim:8800"
-    versions = {_image_tag(offline[n]["image"]) for n in ("temporal", *ONE_SHOT)}
+    versions = {_image_tag(offline[n]["image"]) for n in ("temporal", *TEMPORAL_JOBS)}
     assert len(versions) == 1
     published = {name for name, s in offline.items() if s.get("ports")}
     assert published == set(PUBLISHED)
