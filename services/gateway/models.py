@@ -138,3 +138,13 @@ class ProblemDetails(BaseModel):
     status: int
     detail: str | None = None
     instance: str | None = None
+    turn_id: str | None = Field(
+        default=None,
+        description="On a 5xx answer to a message: the turn the session may have queued "
+        "(the submit timed out or was cut off). A 5xx without it means: not queued.",
+    )
+    idempotency_key: str | None = Field(
+        default=None,
+        description="With `turn_id`: send the same request again with this `Idempotency-Key` "
+        "(also in the response header of that name) to get that turn; it never runs twice.",
+    )

@@ -110,6 +110,23 @@ SSE = {
 }
 
 
+# A submit whose outcome is unknown names its turn and the key to send it again with.
+SUBMIT_UNAVAILABLE = {
+    "description": "Temporal or Redis unavailable (see Retry-After). With `turn_id` and "
+    "`idempotency_key` in the body, the turn may have been queued: send the same request "
+    "again with that Idempotency-Key to get it (it runs at most once); without them it was "
+    "not queued.",
+    "headers": {
+        "Retry-After": {"schema": {"type": "string"}},
+        "Idempotency-Key": {
+            "description": "The key to send the request again with (when `turn_id` is set)",
+            "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN},
+        },
+    },
+    "content": {"application/problem+json": {"schema": _ref(ProblemDetails)}},
+}
+
+
 def _operations() -> dict[str, Any]:
     return {
         "/v1/sessions": {
@@ -148,7 +165,9 @@ def _operations() -> dict[str, Any]:
                         "name": "Idempotency-Key",
                         "in": "header",
                         "required": False,
-                        "description": "A retry with the same key gets the original turn",
+                        "description": "A retry with the same key gets the original turn. "
+                        "Without one the gateway makes one, and names it in a 503 that leaves "
+                        "the turn's fate unknown",
                         "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN},
                     }
                 ],
@@ -157,6 +176,7 @@ def _operations() -> dict[str, Any]:
                     "200": SSE,
                     "202": _json(TurnAccepted, "The turn was accepted"),
                     **_problems(400, 409, 413, 415, 422, 502),
+                    "503": SUBMIT_UNAVAILABLE,
                 },
             },
         },

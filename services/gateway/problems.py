@@ -41,6 +41,20 @@ class Problem(Exception):
         self.headers = dict(headers or {})
         self.extra = extra
 
+    def amended(
+        self, *, detail: str, headers: Mapping[str, str] | None = None, **extra: Any
+    ) -> Problem:
+        """The same problem (status, type, title) with another detail and more headers/fields."""
+        amended = Problem(
+            self.status,
+            detail=detail,
+            title=self.title,
+            headers={**self.headers, **(headers or {})},
+            **{**self.extra, **extra},
+        )
+        amended.type = self.type
+        return amended
+
     def body(self, instance: str | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {"type": self.type, "title": self.title, "status": self.status}
         if self.detail:

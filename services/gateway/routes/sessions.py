@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
+import uuid
 
 from opentelemetry import propagate
 from starlette.requests import Request
@@ -19,12 +21,7 @@ from services.common.sessions import (
     bus_key,
 )
 from services.gateway.bodies import read_model
-from services.gateway.ids import (
-    idempotent_turn_id,
-    new_session_id,
-    new_turn_id,
-    valid_idempotency_key,
-)
+from services.gateway.ids import idempotent_turn_id, new_session_id, valid_idempotency_key
 from services.gateway.models import (
     ApprovalBody,
     CancelAccepted,
@@ -34,10 +31,16 @@ from services.gateway.models import (
     SessionCreated,
     TurnAccepted,
 )
-from services.gateway.problems import Problem
+from services.gateway.problems import TYPE_PREFIX, Problem
 from services.gateway.routes.paths import ref_id, session_id
-from services.gateway.state import gateway, principal
+from services.gateway.state import Gateway, gateway, principal
 from services.gateway.streams import OpenStream, log_is_whole, sse_response
+
+log = logging.getLogger(__name__)
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+# The session itself refused the turn (a 502): it was not queued, however it is retried.
+SESSION_ERROR = f"{TYPE_PREFIX}session-error"
 
 
 def events_url(sid: str, turn_id: str | None = None) -> str:
@@ -97,21 +100,49 @@ async def session_resource(request: Request) -> Response:
     return await get_session(request)
 
 
-def _turn_id(request: Request, tenant_id: str, sid: str) -> tuple[str, bool]:
-    """The turn id, and whether it came from an Idempotency-Key (so it may exist already)."""
+def _idempotency_key(request: Request) -> tuple[str, bool]:
+    """The request's Idempotency-Key, or one made for it, and whether the client sent it (so the
+    turn may exist already). Every turn's id comes from a key: a submit whose outcome is unknown
+    (a timeout) can be sent again with the key and is then not run twice."""
     key = request.headers.get("idempotency-key")
     if key is None:
-        return new_turn_id(), False
+        return f"gen_{uuid.uuid4().hex}", False
     if not valid_idempotency_key(key):
         raise Problem(400, "invalid-idempotency-key", "Idempotency-Key is 1-255 printable ASCII.")
-    return idempotent_turn_id(tenant_id, sid, key), True
+    return key, True
+
+
+async def _submit(
+    gw: Gateway, start: SessionStart, turn: TurnRequest, idempotency_key: str
+) -> TurnReceipt:
+    """Submit the turn. A failure that leaves it unknown whether the session took the turn (a
+    timeout, a lost or cancelled RPC, anything unexpected) answers with the turn id and the key
+    to send it again with; an answer without them means the turn was not queued."""
+    try:
+        return await gw.sessions.submit(start, turn)
+    except Problem as problem:
+        if problem.status < 500 or problem.type == SESSION_ERROR:
+            raise  # the session answered: the turn was refused, not queued
+        unknown = problem
+    except Exception:
+        log.exception("submitting turn %s failed", turn.turn_id)
+        unknown = Problem(500, "internal", "An unexpected error occurred.")
+    raise unknown.amended(
+        detail=f"{unknown.detail or unknown.title} The turn may have been queued: send the "
+        f"same request again with Idempotency-Key: {idempotency_key} to get turn "
+        f"{turn.turn_id} (it runs at most once).",
+        headers={IDEMPOTENCY_HEADER: idempotency_key},
+        turn_id=turn.turn_id,
+        idempotency_key=idempotency_key,
+    )
 
 
 async def send_message(request: Request) -> Response:
     gw, who = gateway(request), principal(request)
     sid = session_id(request, creating=True)
     body = await read_model(request, SendMessage, gw.settings.gateway_max_body_bytes)
-    turn_id, keyed = _turn_id(request, who.tenant_id, sid)
+    idempotency_key, keyed = _idempotency_key(request)
+    turn_id = idempotent_turn_id(who.tenant_id, sid, idempotency_key)
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     turn = TurnRequest(
@@ -119,7 +150,7 @@ async def send_message(request: Request) -> Response:
     )
     start = SessionStart(session_id=sid, tenant_id=who.tenant_id, user_id=sid)
     if not wants_stream(request):
-        receipt = await gw.sessions.submit(start, turn)
+        receipt = await _submit(gw, start, turn, idempotency_key)
         accepted = _accepted(sid, receipt)
         return JSONResponse(
             accepted.model_dump(), status_code=202, headers={"Location": accepted.events_url}
@@ -129,7 +160,7 @@ async def send_message(request: Request) -> Response:
     key = bus_key(who.tenant_id, sid)
     stream = await OpenStream.open(gw.fanout, gw.slots, who, key, "0" if keyed else None)
     try:
-        receipt = await gw.sessions.submit(start, turn)
+        receipt = await _submit(gw, start, turn, idempotency_key)
         # A retry of a turn that is over, whose end may have left the log: replay what the log
         # holds, then end (`stream.gap`, not a wait for an end that is gone). The receipt cannot
         # say: Temporal answers a retried Update with its first outcome; ask the session.
