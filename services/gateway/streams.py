@@ -3,14 +3,20 @@
 A stream holds two things that must be let go however it ends (done, client gone, shutdown):
 its fan-out subscription and its concurrent-stream slot. `OpenStream.close` releases both and is
 called both from the body's `finally` and as the response's background task.
+
+A stream of one turn ends at the turn's terminal event. The bus is delivery, the workflow the
+record of truth: when that event is not in the log (its publish was lost, or the log was trimmed
+or expired), the stream ends with one derived from the session's record of the turn instead
+(`stream.gap` first), rather than waiting for an end that will never come (`TurnEnd`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
 
 import anyio
 from redis.exceptions import RedisError
@@ -18,8 +24,18 @@ from sse_starlette import EventSourceResponse
 from starlette.background import BackgroundTask
 
 from services.common.bus import BusEvent, EventBus
-from services.common.events import TERMINAL_TURN_EVENTS
+from services.common.events import (
+    TERMINAL_TURN_EVENTS,
+    ErrorInfo,
+    StreamGap,
+    TurnCancelled,
+    TurnCompleted,
+    TurnFailed,
+    Usage,
+    utc_now,
+)
 from services.common.fanout import Fanout, FanoutClosed, ListenerOverflow, Subscription
+from services.common.sessions import TurnRecord
 from services.gateway.auth import Principal
 from services.gateway.problems import Problem
 from services.gateway.ratelimit import StreamSlots
@@ -27,6 +43,7 @@ from services.gateway.ratelimit import StreamSlots
 log = logging.getLogger(__name__)
 
 SESSION_END = "session.ended"
+STREAM_GAP = "stream.gap"
 SUBSCRIBE_TIMEOUT_S = 10.0
 
 
@@ -56,19 +73,39 @@ class StreamOptions:
     send_timeout_s: float = 30.0
     # How long a stream may take to end by itself at shutdown before it is cut.
     shutdown_grace_s: float = 2.0
+    # A turn's stream that has had no event for this long asks the session whether the turn is
+    # over (None: one heartbeat interval), then less and less often while it stays quiet.
+    quiet_s: float | None = None
+    quiet_max_s: float = 120.0
+
+    @property
+    def turn_quiet_s(self) -> float:
+        return self.quiet_s if self.quiet_s is not None else self.ping_s
 
 
 class OpenStream:
     """A subscribed listener plus its slot, entered before any Temporal call: nothing is missed."""
 
     def __init__(
-        self, slots: StreamSlots, principal: Principal, token: str, subscription: Subscription
+        self,
+        slots: StreamSlots,
+        principal: Principal,
+        token: str,
+        subscription: Subscription,
+        after: str | None = None,
     ) -> None:
         self._slots = slots
         self._principal = principal
         self._token: str | None = token
         self.subscription = subscription
+        self.after = after
+        self.replaying = False
         self._entered = False
+
+    def replay_only(self) -> None:
+        """End at the end of the log instead of going on live (see Subscription.replay_only)."""
+        self.replaying = True
+        self.subscription.replay_only()
 
     @classmethod
     async def open(
@@ -92,7 +129,7 @@ class OpenStream:
                 f"This API key has {slots.limit} streams open; close one or retry later.",
                 headers={"Retry-After": "5"},
             )
-        stream = cls(slots, principal, token, subscription)
+        stream = cls(slots, principal, token, subscription, after)
         try:
             # The fan-out waits for Redis to confirm the subscription; it may be reconnecting.
             async with asyncio.timeout(SUBSCRIBE_TIMEOUT_S):
@@ -145,8 +182,137 @@ def _chunk(events: list[BusEvent], turn_id: str | None) -> tuple[bytes, bool]:
     return b"".join(frames), False
 
 
+TurnCheck = Callable[[], Awaitable[TurnRecord | None]]
+
+
+@dataclass(slots=True)
+class TurnEnd:
+    """What a stream of one turn needs to end when the log does not end it.
+
+    `check` asks the session whether the turn is over (its record) or not / cannot say (None).
+    `record` is set when that is known already (a replay-only stream of a finished turn).
+    """
+
+    session_id: str
+    bus: EventBus
+    bus_key: str
+    check: TurnCheck
+    record: TurnRecord | None = None
+
+
+@dataclass(slots=True)
+class _Progress:
+    """What a turn's stream has passed on so far, for its watchdog and its derived end."""
+
+    last_id: str | None
+    last_key: tuple[int, int] | None = None
+    at: float = field(default_factory=lambda: asyncio.get_running_loop().time())
+    gap_sent: bool = False
+
+    def saw(self, events: list[BusEvent]) -> None:
+        """Events in bus order, as a listener yields them (a `stream.gap` only first)."""
+        self.at = asyncio.get_running_loop().time()
+        if events[0].type == STREAM_GAP:
+            self.gap_sent = True
+        last = events[-1]
+        if self.last_key is None or last.key > self.last_key:
+            self.last_key, self.last_id = last.key, last.id
+
+
+def derived_end(session_id: str, record: TurnRecord) -> TurnCompleted | TurnFailed | TurnCancelled:
+    """The turn's terminal event as the session's record of the turn tells it, for a stream
+    whose log does not hold the published one."""
+    ts = _event_ts(record.finished_at)
+    if record.status == "completed":
+        usage = Usage(**vars(record.usage)) if record.usage is not None else Usage()
+        output = record.output or ""
+        return TurnCompleted(
+            session_id=session_id, turn_id=record.turn_id, ts=ts, output=output, usage=usage
+        )
+    if record.status == "failed":
+        error = record.error
+        info = ErrorInfo(
+            code=error.code if error else "error",
+            message=error.message if error else "the turn failed",
+        )
+        return TurnFailed(session_id=session_id, turn_id=record.turn_id, ts=ts, error=info)
+    return TurnCancelled(session_id=session_id, turn_id=record.turn_id, ts=ts)
+
+
+def _event_ts(value: str | None) -> str:
+    """A workflow timestamp (ISO 8601) in the events' own form (milliseconds, `Z`)."""
+    if value:
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+        return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return utc_now()
+
+
+async def _watch_turn(
+    subscription: Subscription, end: TurnEnd, progress: _Progress, options: StreamOptions
+) -> None:
+    """While the turn's stream is quiet, ask the session now and then whether the turn is over;
+    when it is, end the live stream (the relay then ends it from the log or the record).
+
+    Nothing is asked while events flow: a turn whose end is published ends by itself.
+    """
+    loop = asyncio.get_running_loop()
+    wait = base = options.turn_quiet_s
+    asked = 0.0
+    while True:
+        due = max(progress.at, asked) + wait
+        if (now := loop.time()) < due:
+            await asyncio.sleep(due - now)
+            continue
+        seen = progress.at
+        record = await end.check()
+        if record is not None:
+            end.record = record
+            subscription.end()
+            return
+        # Still going, or the session cannot say (no worker): ask again later, less often
+        # while nothing happens.
+        asked = loop.time()
+        wait = min(wait * 2, options.quiet_max_s) if progress.at == seen else base
+
+
+async def _finish_turn(end: TurnEnd, turn_id: str, progress: _Progress) -> AsyncIterator[bytes]:
+    """After the live or replayed events: the turn's end, from the log if it reached it since,
+    else derived from the session's record (after a `stream.gap`: the log lost events)."""
+    record = end.record if end.record is not None else await end.check()
+    if record is None:
+        return  # cannot tell (no worker for an ended session): the client may resume later
+    rest: list[BusEvent] = []
+    try:
+        async for event in end.bus.read_after(end.bus_key, progress.last_id):
+            if progress.last_key is None or event.key > progress.last_key:
+                rest.append(event)
+    except (RedisError, OSError) as exc:
+        log.info("cannot read the rest of a finished turn's log: %s", type(exc).__name__)
+    if rest:
+        progress.saw(rest)
+        chunk, done = _chunk(rest, turn_id)
+        if chunk:
+            yield chunk
+        if done:
+            return
+    # Both carry the id of the last event sent: a client that resumes from it misses nothing.
+    after = progress.last_id or "0"
+    ending: list[StreamGap | TurnCompleted | TurnFailed | TurnCancelled] = []
+    if not progress.gap_sent:
+        ending.append(StreamGap(session_id=end.session_id, after=after))
+    ending.append(derived_end(end.session_id, record))
+    yield b"".join(BusEvent(after, e.type, e.model_dump_json()).sse for e in ending)
+
+
 async def relay(
-    stream: OpenStream, turn_id: str | None, shutdown: anyio.Event
+    stream: OpenStream,
+    turn_id: str | None,
+    shutdown: anyio.Event,
+    options: StreamOptions | None = None,
+    turn_end: TurnEnd | None = None,
 ) -> AsyncIterator[bytes]:
     """The stream's events as encoded SSE frames, until the turn's (or the session's) end, an
     overflow or server shutdown. At shutdown the response then ends cleanly (a final empty
@@ -154,23 +320,41 @@ async def relay(
 
     Events already queued when one arrives go out with it in one chunk: a stream that keeps up
     sends each event alone at once; one that fell behind catches up in fewer writes.
+
+    With `turn_end` (a stream of `turn_id`), a replay-only stream that ends without the turn's
+    terminal event, and a live one that stays quiet while the session says the turn is over,
+    end with that event from the log or derived from the session's record.
     """
     subscription = stream.subscription
-    ender = asyncio.create_task(_end_at_shutdown(subscription, shutdown))
+    tasks = [asyncio.create_task(_end_at_shutdown(subscription, shutdown))]
+    # Only a turn's stream keeps track of its progress: a session's ends at session.ended.
+    progress = _Progress(stream.after) if turn_end is not None and turn_id is not None else None
+    if progress is not None and turn_end is not None and not stream.replaying:
+        watch = _watch_turn(subscription, turn_end, progress, options or StreamOptions(ping_s=15))
+        tasks.append(asyncio.create_task(watch))
     try:
         async for first in subscription:
-            chunk, done = _chunk([first, *subscription.take_ready(BATCH_MAX)], turn_id)
+            events = [first, *subscription.take_ready(BATCH_MAX)]
+            if progress is not None:
+                progress.saw(events)
+            chunk, done = _chunk(events, turn_id)
             if chunk:
                 yield chunk
             if done:
                 return
+        # The log's replay is over, or the session said the turn is over: end it.
+        if progress is not None and turn_end is not None and not shutdown.is_set():
+            assert turn_id is not None
+            async for chunk in _finish_turn(turn_end, turn_id, progress):
+                yield chunk
     except ListenerOverflow:
         # Cut off for falling behind: the client reconnects with its Last-Event-ID.
         log.info("closing a stream that fell behind")
     except FanoutClosed:
         pass
     finally:
-        ender.cancel()
+        for task in tasks:
+            task.cancel()
         await stream.close()
 
 
@@ -179,11 +363,12 @@ def sse_response(
     options: StreamOptions,
     *,
     turn_id: str | None = None,
+    turn_end: TurnEnd | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> EventSourceResponse:
     shutdown = anyio.Event()
     return EventSourceResponse(
-        relay(stream, turn_id, shutdown),
+        relay(stream, turn_id, shutdown, options, turn_end),
         headers=dict(headers or {}),
         ping=options.ping_s,
         send_timeout=options.send_timeout_s,

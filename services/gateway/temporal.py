@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any, NoReturn
 
 from temporalio.client import (
@@ -27,6 +29,7 @@ from services.common.sessions import (
     CANCEL_TURN,
     DECIDE_APPROVAL,
     END_SESSION,
+    FINISHED_TURN_STATUSES,
     SESSION_WORKFLOW,
     STATUS_QUERY,
     SUBMIT_TURN,
@@ -38,10 +41,17 @@ from services.common.sessions import (
     SessionStart,
     SessionStatus,
     TurnReceipt,
+    TurnRecord,
     TurnRequest,
     workflow_id,
 )
 from services.gateway.problems import Problem
+
+log = logging.getLogger(__name__)
+
+# How long a stream waits for the session to say whether a turn is over. Short: the answer needs
+# a running worker, and without one the stream goes on live rather than waiting or failing.
+TURN_QUERY_TIMEOUT_S = 2.0
 
 # What each validator rejection means over HTTP.
 ERROR_STATUS: dict[str, tuple[int, str]] = {
@@ -128,6 +138,37 @@ class SessionClient:
                 STATUS_QUERY, result_type=SessionStatus
             )
         return status
+
+    async def finished_turn(
+        self, tenant_id: str, session_id: str, turn_id: str
+    ) -> TurnRecord | None:
+        """The turn's record when the session says it is over; None when it is not, or when the
+        session cannot say within TURN_QUERY_TIMEOUT_S (no worker runs it): a stream then goes
+        on live, as for a turn still running, and never fails for want of this answer."""
+        timeout_s = min(TURN_QUERY_TIMEOUT_S, self.timeout_s)
+        try:
+            async with asyncio.timeout(timeout_s):
+                status: SessionStatus = await self.handle(tenant_id, session_id).query(
+                    STATUS_QUERY,
+                    result_type=SessionStatus,
+                    rpc_timeout=timedelta(seconds=timeout_s),
+                )
+        except (
+            TimeoutError,
+            RPCError,
+            WorkflowQueryFailedError,
+            WorkflowQueryRejectedError,
+        ) as exc:
+            log.info("session %s could not say whether a turn is over: %r", session_id, exc)
+            return None
+        return next(
+            (
+                t
+                for t in status.turns
+                if t.turn_id == turn_id and t.status in FINISHED_TURN_STATUSES
+            ),
+            None,
+        )
 
     async def cancel(
         self, tenant_id: str, session_id: str, request: CancelRequest

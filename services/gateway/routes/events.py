@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -11,7 +13,7 @@ from services.gateway.ids import valid_event_id, valid_ref_id
 from services.gateway.problems import Problem
 from services.gateway.routes.paths import session_id
 from services.gateway.state import gateway, principal
-from services.gateway.streams import OpenStream, log_is_whole, sse_response
+from services.gateway.streams import OpenStream, TurnEnd, log_is_whole, sse_response
 from services.gateway.temporal import session_ended
 
 
@@ -46,17 +48,29 @@ async def session_events(request: Request) -> Response:
         raise session_ended(sid)
     key = bus_key(who.tenant_id, sid)
     stream = await OpenStream.open(gw.fanout, gw.slots, who, key, after)
-    # A finished turn whose end left the log: replay what is left, then end (as a streamed retry
-    # does), instead of waiting for an end that is gone.
-    if turn_id is not None and status.turn_over(turn_id):
-        try:
-            whole = await log_is_whole(gw.fanout.bus, key)
-        except BaseException:
-            await stream.close()
-            raise
-        if not whole:
-            stream.subscription.replay_only()
-    return sse_response(stream, gw.stream_options, turn_id=turn_id, headers={"X-Session-Id": sid})
+    turn_end = None
+    if turn_id is not None:
+        ask = functools.partial(gw.sessions.finished_turn, who.tenant_id, sid, turn_id)
+        turn_end = TurnEnd(sid, gw.fanout.bus, key, ask)
+    try:
+        if turn_end is not None and not await log_is_whole(gw.fanout.bus, key):
+            # A finished turn whose events left the log: replay what is left, then end (as a
+            # streamed retry does). Only here is the session asked whether the turn is over: a
+            # whole log ends a finished turn by itself, and a turn's stream that stays quiet
+            # asks then (TurnEnd).
+            turn_end.record = await turn_end.check()
+            if turn_end.record is not None:
+                stream.replay_only()
+    except BaseException:
+        await stream.close()
+        raise
+    return sse_response(
+        stream,
+        gw.stream_options,
+        turn_id=turn_id,
+        turn_end=turn_end,
+        headers={"X-Session-Id": sid},
+    )
 
 
 ROUTES = [Route("/v1/sessions/{sid}/events", session_events, methods=["GET"], name="events")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import uuid
 
@@ -34,7 +35,7 @@ from services.gateway.models import (
 from services.gateway.problems import TYPE_PREFIX, Problem
 from services.gateway.routes.paths import ref_id, session_id
 from services.gateway.state import Gateway, gateway, principal
-from services.gateway.streams import OpenStream, log_is_whole, sse_response
+from services.gateway.streams import OpenStream, TurnEnd, log_is_whole, sse_response
 
 log = logging.getLogger(__name__)
 
@@ -159,20 +160,26 @@ async def send_message(request: Request) -> Response:
     # be a retry of one that already ran: read it from the start of the log.
     key = bus_key(who.tenant_id, sid)
     stream = await OpenStream.open(gw.fanout, gw.slots, who, key, "0" if keyed else None)
+    ask = functools.partial(gw.sessions.finished_turn, who.tenant_id, sid, turn_id)
+    turn_end = TurnEnd(sid, gw.fanout.bus, key, ask)
     try:
         receipt = await _submit(gw, start, turn, idempotency_key)
         # A retry of a turn that is over, whose end may have left the log: replay what the log
-        # holds, then end (`stream.gap`, not a wait for an end that is gone). The receipt cannot
-        # say: Temporal answers a retried Update with its first outcome; ask the session.
+        # holds, then end (`stream.gap` and the end from the session's record, not a wait for
+        # an end that is gone). The receipt cannot say: Temporal answers a retried Update with
+        # its first outcome; ask the session, only when the log is not whole (a whole one ends
+        # a finished turn by itself; a stream that stays quiet asks then, see TurnEnd).
         if keyed and not await log_is_whole(gw.fanout.bus, key):
-            status = await gw.sessions.status(who.tenant_id, sid)
-            if status.turn_over(receipt.turn_id):
-                stream.subscription.replay_only()
+            turn_end.record = await turn_end.check()
+            if turn_end.record is not None:
+                stream.replay_only()
     except BaseException:
         await stream.close()
         raise
     headers = {"X-Session-Id": sid, "X-Turn-Id": receipt.turn_id}
-    return sse_response(stream, gw.stream_options, turn_id=receipt.turn_id, headers=headers)
+    return sse_response(
+        stream, gw.stream_options, turn_id=receipt.turn_id, turn_end=turn_end, headers=headers
+    )
 
 
 def _accepted(sid: str, receipt: TurnReceipt) -> TurnAccepted:

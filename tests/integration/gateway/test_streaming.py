@@ -178,8 +178,9 @@ async def test_retried_streaming_message_of_a_turn_whose_events_are_gone_ends(
             assert response.status_code == 200
             assert response.headers["x-turn-id"] == first[0].turn_id
             again = [frame async for frame in frames(response)]  # ends: the server closes
-    assert [frame.event for frame in again][:1] == ["stream.gap"]
-    assert not [frame for frame in again if frame.turn_id == first[0].turn_id]
+    # What is left of the log is not this turn's; its end comes from the session's record.
+    assert [frame.event for frame in again] == ["stream.gap", "turn.completed"]
+    assert again[-1].json == {**first[-1].json, "ts": again[-1].json["ts"]}
 
 
 async def test_a_finished_turns_stream_whose_events_left_the_log_ends(
@@ -199,7 +200,62 @@ async def test_a_finished_turns_stream_whose_events_left_the_log_ends(
         ) as response:
             assert response.status_code == 200
             again = [frame async for frame in frames(response)]  # ends: the server closes
-    assert [frame.event for frame in again] == ["stream.gap"]
+    assert [frame.event for frame in again] == ["stream.gap", "turn.completed"]
+    assert again[-1].json["output"] == first[-1].json["output"]
+    assert again[-1].json["usage"] == first[-1].json["usage"]
+
+
+async def drop_the_end(redis_url: str, sid: str, end: Frame, how: str) -> None:
+    """Take a finished turn's terminal event out of its log: deleted from it (the log then
+    counts as trimmed), or never published (the log is rebuilt whole without it)."""
+    redis = aioredis.from_url(redis_url)
+    bus, key = EventBus(redis), bus_key("a", sid)
+    try:
+        if how == "deleted":
+            assert await redis.xdel(stream_key(key), end.id or "") == 1
+        else:
+            kept = [e async for e in bus.read_after(key, None) if e.id != end.id]
+            await bus.delete(key)
+            for event in kept:
+                await bus.publish_raw(key, event.type, event.data)
+    finally:
+        await redis.aclose()
+
+
+@pytest.mark.parametrize("how", ["deleted", "never-published"])
+@pytest.mark.parametrize("route", ["events", "retried-post"])
+async def test_a_finished_turn_whose_end_is_not_in_the_log_ends_with_it_from_the_session(
+    client: httpx2.AsyncClient, redis_url: str, route: str, how: str
+) -> None:
+    """The workflow is the record of truth: a stream of a turn that is over, whose terminal
+    event the log does not hold, ends with that event rebuilt from the turn's record, after
+    `stream.gap`, instead of waiting for it."""
+    sid = f"t-{uuid.uuid4().hex[:12]}"
+    headers = {"Accept": "text/event-stream", "Idempotency-Key": "k-end"}
+    async with client.stream(
+        "POST", f"/v1/sessions/{sid}/messages", json={"input": "hello there"}, headers=headers
+    ) as response:
+        first = await read_turn(response)
+    turn_id, end = first[0].turn_id, first[-1]
+    assert end.event == "turn.completed"
+    await drop_the_end(redis_url, sid, end, how)
+    if route == "events":
+        request = client.stream("GET", f"/v1/sessions/{sid}/events", params={"turn_id": turn_id})
+    else:
+        request = client.stream(
+            "POST", f"/v1/sessions/{sid}/messages", json={"input": "hello there"}, headers=headers
+        )
+    async with asyncio.timeout(15), request as response:
+        assert response.status_code == 200
+        again = [frame async for frame in frames(response)]  # ends: the server closes
+    kinds = [frame.event for frame in again]
+    assert kinds.count("stream.gap") == 1, kinds
+    rest = [frame for frame in again if frame.event != "stream.gap"]
+    assert [(f.event, f.data) for f in rest[:-1]] == [(f.event, f.data) for f in first[:-1]]
+    assert rest[-1].event == "turn.completed"
+    assert rest[-1].turn_id == turn_id
+    assert rest[-1].json["output"] == end.json["output"]
+    assert rest[-1].json["usage"] == end.json["usage"]
 
 
 async def test_malformed_resume_id_is_400(client: httpx2.AsyncClient) -> None:

@@ -12,8 +12,9 @@ import anyio
 from scripts.sse import RawEvent, SseDecoder
 from services.common.bus import BusEvent
 from services.common.fanout import ListenerOverflow
+from services.common.sessions import TurnError, TurnRecord, TurnUsage
 from services.gateway.auth import Principal
-from services.gateway.streams import OpenStream, relay
+from services.gateway.streams import OpenStream, StreamOptions, TurnEnd, relay
 
 
 class ScriptedSubscription:
@@ -21,11 +22,16 @@ class ScriptedSubscription:
     then waits like a live stream with nothing more to come, until `end()`."""
 
     def __init__(
-        self, events: list[BusEvent], then: BaseException | None = None, ready: int = 0
+        self,
+        events: list[BusEvent],
+        then: BaseException | None = None,
+        ready: int = 0,
+        replay: bool = False,
     ) -> None:
         self.events = list(events)
         self.then = then
         self.ready = ready
+        self.replay = replay  # end after `events`, as a replay-only subscription does
         self.ended = asyncio.Event()
         self.exited = False
 
@@ -37,7 +43,8 @@ class ScriptedSubscription:
             yield self.events.pop(0)
         if self.then is not None:
             raise self.then
-        await self.ended.wait()
+        if not self.replay:
+            await self.ended.wait()
 
     def take_ready(self, limit: int) -> list[BusEvent]:
         taken = self.events[: min(limit, self.ready)]
@@ -155,3 +162,111 @@ async def test_queued_events_go_out_as_one_chunk_and_the_filter_still_applies() 
         chunks = [chunk async for chunk in relay(stream, "t1", anyio.Event())]
     assert len(chunks) == 1
     assert [f.id for f in frames(chunks[0])] == ["1-0", "3-0", "4-0"]
+
+
+class LogTail:
+    """A bus whose log holds `events` (what `read_after` gives past an id)."""
+
+    def __init__(self, events: list[BusEvent] | None = None) -> None:
+        self.events = events or []
+
+    async def read_after(self, key: str, after: str | None) -> AsyncIterator[BusEvent]:
+        for item in self.events:
+            yield item
+
+
+class Session:
+    """Answers whether the turn is over: None (not over / no answer) until `record` is set."""
+
+    def __init__(self, record: TurnRecord | None = None, *, tell_at: int = 0) -> None:
+        self.record = record
+        self.asked = 0
+        self.tell_at = tell_at
+        self.told = asyncio.Event()  # set once asked `tell_at` times
+
+    async def check(self) -> TurnRecord | None:
+        self.asked += 1
+        if self.asked == self.tell_at:
+            self.told.set()
+        return self.record
+
+
+QUICK = StreamOptions(ping_s=15, quiet_s=0.02, quiet_max_s=0.08)
+
+
+def turn_end(session: Session, log: LogTail | None = None) -> TurnEnd:
+    return TurnEnd("s", log or LogTail(), "t/s", session.check)  # type: ignore[arg-type]
+
+
+async def relayed(
+    stream: OpenStream, end: TurnEnd, shutdown: anyio.Event | None = None
+) -> list[tuple[str | None, str, dict[str, Any]]]:
+    async with asyncio.timeout(2):
+        chunks = [c async for c in relay(stream, "t1", shutdown or anyio.Event(), QUICK, end)]
+    return [(f.id, f.event, json.loads(f.data)) for c in chunks for f in frames(c)]
+
+
+async def test_a_quiet_turn_that_is_over_ends_with_its_end_from_the_session() -> None:
+    sub = ScriptedSubscription([event(1, "turn.started", "t1"), event(2, "message.delta", "t1")])
+    failed = TurnRecord(
+        "t1", "failed", "2026-12-02T07:00:00+00:00", finished_at="2026-12-02T07:00:01.5+00:00"
+    )
+    failed.error = TurnError("model_unavailable", "the model did not answer")
+    session = Session(failed)
+    got = await relayed(opened(sub, Slots()), turn_end(session))
+    assert [(i, kind) for i, kind, _ in got] == [
+        ("1-0", "turn.started"),
+        ("2-0", "message.delta"),
+        ("2-0", "stream.gap"),  # the log lost events; resume after the last one sent
+        ("2-0", "turn.failed"),
+    ]
+    assert got[-1][2] == {
+        "session_id": "s",
+        "turn_id": "t1",
+        "ts": "2026-12-02T07:00:01.500Z",
+        "type": "turn.failed",
+        "error": {"code": "model_unavailable", "message": "the model did not answer"},
+    }
+    assert session.asked == 1
+    assert sub.exited
+
+
+async def test_an_end_that_reached_the_log_meanwhile_is_sent_as_published() -> None:
+    sub = ScriptedSubscription([event(1, "turn.started", "t1")])
+    session = Session(TurnRecord("t1", "cancelled", "2026-12-02T07:00:00+00:00"))
+    log = LogTail([event(1, "turn.started", "t1"), event(3, "turn.cancelled", "t1")])
+    got = await relayed(opened(sub, Slots()), turn_end(session, log))
+    assert [(i, kind) for i, kind, _ in got] == [("1-0", "turn.started"), ("3-0", "turn.cancelled")]
+
+
+async def test_a_turn_still_going_is_asked_less_often_and_never_ended() -> None:
+    sub, shutdown = ScriptedSubscription([event(1, "turn.started", "t1")]), anyio.Event()
+    session = Session(tell_at=4)  # after 0.02, 0.04, 0.08, 0.08 s of quiet: backing off
+    stream = opened(sub, Slots())
+    reader = asyncio.create_task(relayed(stream, turn_end(session), shutdown))
+    async with asyncio.timeout(2):
+        await session.told.wait()
+        shutdown.set()
+        got = await reader
+    assert [kind for _, kind, _ in got] == ["turn.started"]
+
+
+async def test_a_replayed_turn_without_its_end_ends_with_it_from_the_record() -> None:
+    sub = ScriptedSubscription(
+        [event(4, "stream.gap", None), event(5, "message.delta", "t1")], replay=True
+    )
+    done = TurnRecord("t1", "completed", "x", output="two eggs", usage=TurnUsage(1, 2, 3))
+    session = Session()
+    end = turn_end(session)
+    end.record = done
+    stream = opened(sub, Slots())
+    stream.replaying = True
+    got = await relayed(stream, end)
+    assert [(i, kind) for i, kind, _ in got] == [
+        ("4-0", "stream.gap"),
+        ("5-0", "message.delta"),
+        ("5-0", "turn.completed"),  # one gap is enough
+    ]
+    assert got[-1][2]["output"] == "two eggs"
+    assert got[-1][2]["usage"] == {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}
+    assert session.asked == 0  # known already: no watchdog, no question
