@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
+    WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowQueryFailedError,
     WorkflowQueryRejectedError,
@@ -52,6 +53,8 @@ log = logging.getLogger(__name__)
 # How long a stream waits for the session to say whether a turn is over. Short: the answer needs
 # a running worker, and without one the stream goes on live rather than waiting or failing.
 TURN_QUERY_TIMEOUT_S = 2.0
+# What a described workflow's status means for its session: only a running one takes turns.
+_OPEN_STATUSES = {WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.CONTINUED_AS_NEW}
 
 # What each validator rejection means over HTTP.
 ERROR_STATUS: dict[str, tuple[int, str]] = {
@@ -139,6 +142,25 @@ class SessionClient:
             )
         return status
 
+    async def is_open(self, tenant_id: str, session_id: str) -> bool:
+        """Whether the session's workflow still runs (False: it has ended).
+
+        Temporal's describe, answered by the server alone: it needs no worker, unlike the status
+        query. The workflow id holds the tenant, so another tenant's session is a 404 here too.
+        """
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                description = await self.handle(tenant_id, session_id).describe()
+        except TimeoutError:
+            raise unavailable("Temporal did not answer in time; retry.") from None
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                raise session_not_found(session_id) from None
+            if exc.status in _UNAVAILABLE:
+                raise unavailable("Temporal is unavailable; retry.") from None
+            raise Problem(502, "temporal-error", f"Temporal answered {exc.status.name}.") from None
+        return description.status in _OPEN_STATUSES
+
     async def finished_turn(
         self, tenant_id: str, session_id: str, turn_id: str
     ) -> TurnRecord | None:
@@ -153,12 +175,7 @@ class SessionClient:
                     result_type=SessionStatus,
                     rpc_timeout=timedelta(seconds=timeout_s),
                 )
-        except (
-            TimeoutError,
-            RPCError,
-            WorkflowQueryFailedError,
-            WorkflowQueryRejectedError,
-        ) as exc:
+        except Exception as exc:  # a timeout, an RPC or query error: the session cannot say
             log.info("session %s could not say whether a turn is over: %r", session_id, exc)
             return None
         return next(

@@ -41,9 +41,10 @@ async def session_events(request: Request) -> Response:
     if turn_id is not None and not valid_ref_id(turn_id):
         raise Problem(400, "invalid-turn-id", "turn_id is not a turn id.")
     after = resume_point(request, turn_id)
-    # The status query proves the session is this tenant's before anything is streamed.
-    status = await gw.sessions.status(who.tenant_id, sid)
-    if status.state == "ended" and after is None:
+    # Temporal's describe proves the session is this tenant's before anything is streamed. It
+    # needs no worker (a query would): a client resumes its stream while no worker runs.
+    is_open = await gw.sessions.is_open(who.tenant_id, sid)
+    if not is_open and after is None:
         # Nothing new will ever come; a resume id still replays what the client missed.
         raise session_ended(sid)
     key = bus_key(who.tenant_id, sid)
@@ -53,11 +54,13 @@ async def session_events(request: Request) -> Response:
         ask = functools.partial(gw.sessions.finished_turn, who.tenant_id, sid, turn_id)
         turn_end = TurnEnd(sid, gw.fanout.bus, key, ask)
     try:
-        if turn_end is not None and not await log_is_whole(gw.fanout.bus, key):
+        if not is_open:
+            stream.replay_only()  # an ended session publishes nothing more
+        elif turn_end is not None and not await log_is_whole(gw.fanout.bus, key):
             # A finished turn whose events left the log: replay what is left, then end (as a
             # streamed retry does). Only here is the session asked whether the turn is over: a
             # whole log ends a finished turn by itself, and a turn's stream that stays quiet
-            # asks then (TurnEnd).
+            # asks then (TurnEnd). No answer in time (no worker) means: go on live.
             turn_end.record = await turn_end.check()
             if turn_end.record is not None:
                 stream.replay_only()

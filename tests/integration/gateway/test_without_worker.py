@@ -1,8 +1,8 @@
 """The gateway while no worker runs the sessions (stopped, crashed, being deployed).
 
 The real session worker runs only where a test says so, on a task queue of the module's own, so
-a test can stop it and start another. A message whose submit timed out is sent again with its
-Idempotency-Key and runs once.
+a test can stop it and start another. Streams resume from the log with no worker at all, and a
+message whose submit timed out is sent again with its Idempotency-Key and runs once.
 """
 
 from __future__ import annotations
@@ -106,6 +106,48 @@ async def send(
             assert sent.status_code == 503, sent.text
             refused += 1
             key = sent.json()["idempotency_key"]
+
+
+async def test_a_stream_resumes_from_the_log_with_no_worker_and_goes_on_live_when_one_is_back(
+    client: httpx2.AsyncClient, worker: Callable[[], Any]
+) -> None:
+    sid = (await client.post("/v1/sessions")).json()["session_id"]
+    async with worker():
+        turn_id, _ = await send(client, sid, "hello, who are you?")
+        async with client.stream(
+            "GET", f"/v1/sessions/{sid}/events", params={"turn_id": turn_id}
+        ) as response:
+            first = await read_turn(response, turn_id)
+    assert first[-1].event == "turn.completed"
+    # No worker now: a viewer that dropped after the second event comes back.
+    resume = {"Last-Event-ID": first[1].id or ""}
+    async with asyncio.timeout(15):
+        async with client.stream(
+            "GET",
+            f"/v1/sessions/{sid}/events",
+            params={"turn_id": turn_id},
+            headers=resume,
+        ) as response:
+            assert response.status_code == 200, await response.aread()
+            rest = [frame async for frame in frames(response)]  # ends at the turn's end
+    assert [f.id for f in rest] == [f.id for f in first[2:]]
+    async with client.stream("GET", f"/v1/sessions/{sid}/events", headers=resume) as viewer:
+        assert viewer.status_code == 200, await viewer.aread()
+        seen = frames(viewer)
+        async with asyncio.timeout(15):
+            logged = [await anext(seen) for _ in first[2:]]
+        assert [f.id for f in logged] == [f.id for f in first[2:]]
+        # A worker is back: the same stream carries the next turn live.
+        async with worker():
+            second, _ = await send(client, sid, "what did I just ask?")
+            live: list[Frame] = []
+            async with asyncio.timeout(60):
+                async for frame in seen:
+                    live.append(frame)
+                    if frame.event in TERMINAL and frame.turn_id == second:
+                        break
+    assert {f.turn_id for f in live} == {second}
+    assert [f.event for f in live][-1] == "turn.completed"
 
 
 async def test_a_submit_that_timed_out_names_its_turn_and_a_retry_with_the_key_runs_it_once(
