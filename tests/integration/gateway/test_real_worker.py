@@ -13,9 +13,12 @@ from typing import Any
 
 import httpx2
 import pytest
+import redis.asyncio as aioredis
 
 from scripts.stack import servers
+from services.common.bus import EventBus
 from services.common.events import TERMINAL_TURN_EVENTS as TERMINAL
+from services.common.sessions import bus_key
 from tests.fixtures.gateway import GatewayServer, start_gateway
 from tests.integration.gateway.sse import Frame, frames, send_streaming, text_of
 
@@ -127,3 +130,33 @@ async def test_resume_after_a_drop_and_tenant_isolation(
     assert (await client.delete(f"/v1/sessions/{sid}")).status_code in (202, 204)
     ended = await client.post(f"/v1/sessions/{sid}/messages", json={"input": "again"})
     assert ended.status_code == 409
+
+
+async def test_a_turn_whose_end_was_never_published_ends_with_it_from_the_workflow(
+    client: httpx2.AsyncClient, redis_url: str
+) -> None:
+    """The bus lost the turn's terminal event (its log is whole without it): a stream of the
+    turn asks the workflow once it goes quiet, and ends with the end the workflow recorded."""
+    sid = (await client.post("/v1/sessions")).json()["session_id"]
+    async with send_streaming(client, sid, "I had two eggs for breakfast") as response:
+        turn_id = response.headers["x-turn-id"]
+        sent = await read_turn(response, turn_id)
+    end = sent[-1]
+    assert end.event == "turn.completed"
+    redis = aioredis.from_url(redis_url)
+    bus, key = EventBus(redis), bus_key("a", sid)
+    try:  # the log as if that one publish had failed
+        kept = [e async for e in bus.read_after(key, None) if e.id != end.id]
+        await bus.delete(key)
+        for event in kept:
+            await bus.publish_raw(key, event.type, event.data)
+    finally:
+        await redis.aclose()
+    async with (
+        asyncio.timeout(20),
+        client.stream("GET", f"/v1/sessions/{sid}/events", params={"turn_id": turn_id}) as again,
+    ):
+        got = [frame async for frame in frames(again)]  # ends: the server closes
+    assert [f.event for f in got[-2:]] == ["stream.gap", "turn.completed"]
+    assert [(f.event, f.data) for f in got[:-2]] == [(f.event, f.data) for f in sent[:-1]]
+    assert {**got[-1].json, "ts": end.json["ts"]} == end.json
