@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 SESSION_END = "session.ended"
 STREAM_GAP = "stream.gap"
 SUBSCRIBE_TIMEOUT_S = 10.0
+# How long a finished turn's stream reads the log for an end that may have reached it meanwhile.
+LOG_READ_TIMEOUT_S = 5.0
 
 
 async def log_is_whole(bus: EventBus, bus_key: str) -> bool:
@@ -286,11 +288,13 @@ async def _finish_turn(end: TurnEnd, turn_id: str, progress: _Progress) -> Async
         return  # cannot tell (no worker for an ended session): the client may resume later
     rest: list[BusEvent] = []
     try:
-        async for event in end.bus.read_after(end.bus_key, progress.last_id):
-            if progress.last_key is None or event.key > progress.last_key:
-                rest.append(event)
-    except (RedisError, OSError) as exc:
+        async with asyncio.timeout(LOG_READ_TIMEOUT_S):  # a paused Redis: the record will do
+            async for event in end.bus.read_after(end.bus_key, progress.last_id):
+                if progress.last_key is None or event.key > progress.last_key:
+                    rest.append(event)
+    except (RedisError, OSError, TimeoutError) as exc:
         log.info("cannot read the rest of a finished turn's log: %s", type(exc).__name__)
+        rest.clear()
     if rest:
         progress.saw(rest)
         chunk, done = _chunk(rest, turn_id)

@@ -8,11 +8,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
+import pytest
 
 from scripts.sse import RawEvent, SseDecoder
 from services.common.bus import BusEvent
 from services.common.fanout import ListenerOverflow
 from services.common.sessions import TurnError, TurnRecord, TurnUsage
+from services.gateway import streams
 from services.gateway.auth import Principal
 from services.gateway.streams import OpenStream, StreamOptions, TurnEnd, relay
 
@@ -165,14 +167,18 @@ async def test_queued_events_go_out_as_one_chunk_and_the_filter_still_applies() 
 
 
 class LogTail:
-    """A bus whose log holds `events` (what `read_after` gives past an id)."""
+    """A bus whose log holds `events` (what `read_after` gives past an id), then, with `hang`,
+    never answers again (a paused Redis)."""
 
-    def __init__(self, events: list[BusEvent] | None = None) -> None:
+    def __init__(self, events: list[BusEvent] | None = None, *, hang: bool = False) -> None:
         self.events = events or []
+        self.hang = hang
 
     async def read_after(self, key: str, after: str | None) -> AsyncIterator[BusEvent]:
         for item in self.events:
             yield item
+        if self.hang:
+            await asyncio.Event().wait()
 
 
 class Session:
@@ -270,3 +276,18 @@ async def test_a_replayed_turn_without_its_end_ends_with_it_from_the_record() ->
     assert got[-1][2]["output"] == "two eggs"
     assert got[-1][2]["usage"] == {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}
     assert session.asked == 0  # known already: no watchdog, no question
+
+
+async def test_with_redis_paused_the_end_comes_from_the_record_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(streams, "LOG_READ_TIMEOUT_S", 0.05)
+    sub = ScriptedSubscription([event(1, "turn.started", "t1")])
+    session = Session(TurnRecord("t1", "cancelled", "x"))
+    log = LogTail([event(2, "message.delta", "t1")], hang=True)
+    got = await relayed(opened(sub, Slots()), turn_end(session, log))
+    assert [(i, kind) for i, kind, _ in got] == [
+        ("1-0", "turn.started"),
+        ("1-0", "stream.gap"),
+        ("1-0", "turn.cancelled"),
+    ]
