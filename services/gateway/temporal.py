@@ -65,6 +65,8 @@ ERROR_STATUS: dict[str, tuple[int, str]] = {
     SessionErrors.INVALID_INPUT: (422, "invalid-input"),
     SessionErrors.UNKNOWN_TURN: (404, "unknown-turn"),
     SessionErrors.UNKNOWN_APPROVAL: (404, "unknown-approval"),
+    # Turns already wait behind the running one (MAX_QUEUED_TURNS): later, not never.
+    SessionErrors.QUEUE_FULL: (429, "session-queue-full"),
 }
 
 _UNAVAILABLE = {
@@ -273,5 +275,6 @@ def application_problem(cause: BaseException) -> Problem:
     """The problem for a validator's (or handler's) ApplicationError."""
     if isinstance(cause, ApplicationError) and cause.type in ERROR_STATUS:
         status, slug = ERROR_STATUS[cause.type]
-        return Problem(status, slug, cause.message or None)
+        headers = {"Retry-After": "5"} if status == 429 else None
+        return Problem(status, slug, cause.message or None, headers=headers)
     return Problem(502, "session-error", f"The session rejected the request: {cause}")

@@ -108,12 +108,14 @@ def test_too_long_input_is_413() -> None:
         (SessionErrors.INVALID_INPUT, 422),
         (SessionErrors.UNKNOWN_TURN, 404),
         (SessionErrors.UNKNOWN_APPROVAL, 404),
+        (SessionErrors.QUEUE_FULL, 429),
         ("SomethingElse", 502),
     ],
 )
 def test_validator_errors_map_to_statuses(error_type: str, status: int) -> None:
     problem = application_problem(ApplicationError("no", type=error_type))
     assert problem.status == status
+    assert ("retry-after" in {k.lower() for k in problem.headers}) == (status == 429)
 
 
 def test_event_ids() -> None:
