@@ -6,8 +6,10 @@ called both from the body's `finally` and as the response's background task.
 
 A stream of one turn ends at the turn's terminal event. The bus is delivery, the workflow the
 record of truth: when that event is not in the log (its publish was lost, or the log was trimmed
-or expired), the stream ends with one derived from the session's record of the turn instead
-(`stream.gap` first), rather than waiting for an end that will never come (`TurnEnd`).
+or expired: then the replay starts with `stream.gap`), the stream ends with one derived from the
+session's record of the turn instead, rather than waiting for an end that will never come
+(`TurnEnd`). A derived event is not on the bus, so it has no SSE `id`: a client that resumes
+does so after the last bus event it got.
 """
 
 from __future__ import annotations
@@ -20,14 +22,13 @@ from datetime import datetime
 
 import anyio
 from redis.exceptions import RedisError
-from sse_starlette import EventSourceResponse
+from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.background import BackgroundTask
 
 from services.common.bus import BusEvent, EventBus
 from services.common.events import (
     TERMINAL_TURN_EVENTS,
     ErrorInfo,
-    StreamGap,
     TurnCancelled,
     TurnCompleted,
     TurnFailed,
@@ -43,7 +44,6 @@ from services.gateway.ratelimit import StreamSlots
 log = logging.getLogger(__name__)
 
 SESSION_END = "session.ended"
-STREAM_GAP = "stream.gap"
 SUBSCRIBE_TIMEOUT_S = 10.0
 # How long a finished turn's stream reads the log for an end that may have reached it meanwhile.
 LOG_READ_TIMEOUT_S = 5.0
@@ -209,13 +209,10 @@ class _Progress:
     last_id: str | None
     last_key: tuple[int, int] | None = None
     at: float = field(default_factory=lambda: asyncio.get_running_loop().time())
-    gap_sent: bool = False
 
     def saw(self, events: list[BusEvent]) -> None:
-        """Events in bus order, as a listener yields them (a `stream.gap` only first)."""
+        """Events in bus order, as a listener yields them."""
         self.at = asyncio.get_running_loop().time()
-        if events[0].type == STREAM_GAP:
-            self.gap_sent = True
         last = events[-1]
         if self.last_key is None or last.key > self.last_key:
             self.last_key, self.last_id = last.key, last.id
@@ -282,7 +279,7 @@ async def _watch_turn(
 
 async def _finish_turn(end: TurnEnd, turn_id: str, progress: _Progress) -> AsyncIterator[bytes]:
     """After the live or replayed events: the turn's end, from the log if it reached it since,
-    else derived from the session's record (after a `stream.gap`: the log lost events)."""
+    else derived from the session's record."""
     record = end.record if end.record is not None else await end.check()
     if record is None:
         return  # cannot tell (no worker for an ended session): the client may resume later
@@ -302,13 +299,8 @@ async def _finish_turn(end: TurnEnd, turn_id: str, progress: _Progress) -> Async
             yield chunk
         if done:
             return
-    # Both carry the id of the last event sent: a client that resumes from it misses nothing.
-    after = progress.last_id or "0"
-    ending: list[StreamGap | TurnCompleted | TurnFailed | TurnCancelled] = []
-    if not progress.gap_sent:
-        ending.append(StreamGap(session_id=end.session_id, after=after))
-    ending.append(derived_end(end.session_id, record))
-    yield b"".join(BusEvent(after, e.type, e.model_dump_json()).sse for e in ending)
+    derived = derived_end(end.session_id, record)
+    yield ServerSentEvent(data=derived.model_dump_json(), event=derived.type).encode()
 
 
 async def relay(
