@@ -50,6 +50,10 @@ format: bootstrap ## apply ruff format and fixes
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
 
+.PHONY: chaos
+chaos: bootstrap ## the fault matrix (tests/chaos) on a local stack; writes docs/reliability.md
+	$(RUN) python -m tests.chaos.matrix $(PYTEST_ARGS)
+
 e2e: bootstrap ## the e2e suite against docker compose when Docker runs, else a local stack
 	$(RUN) python -m scripts.e2e $(PYTEST_ARGS)
 
