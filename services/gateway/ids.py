@@ -27,10 +27,6 @@ def new_session_id() -> str:
     return f"ses_{uuid.uuid4().hex}"
 
 
-def new_turn_id() -> str:
-    return f"turn_{uuid.uuid4().hex}"
-
-
 def idempotent_turn_id(tenant_id: str, session_id: str, key: str) -> str:
     """The same (tenant, session, key) always names the same turn: a retry finds the original."""
     digest = hashlib.sha256(f"{tenant_id}\x00{session_id}\x00{key}".encode()).hexdigest()
