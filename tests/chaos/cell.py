@@ -416,8 +416,10 @@ class CellRun:
             self.reasons.append(f"viewer: events out of order {seen.out_of_order[:2]}")
         resume_from = self.fault_at
         if resume_from in (None, "0"):
+            # The fault came before the turn (queued, or MCP down at the start): a viewer that
+            # resumes from just before the turn's first event must get all of it.
             first = next((e.id for e in seen.events if e.id), None)
-            resume_from = first
+            resume_from = None if first is None else f"{event_key(first)[0] - 1}-0"
         if resume_from is None or seen.turn_id is None:
             self.reasons.append("viewer: no event id to resume from")
             return

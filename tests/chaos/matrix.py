@@ -231,6 +231,17 @@ def write_doc(table: str, *, seconds: float, doc: Path = DOC) -> None:
     doc.write_text(text)
 
 
+def _selects(argv: list[str]) -> bool:
+    """Whether pytest arguments pick a subset of the cells (other options, e.g. -s, do not)."""
+    return any(
+        arg in ("-k", "-m", "--deselect", "--lf", "--last-failed")
+        or arg.startswith(("-k", "-m"))
+        or "::" in arg
+        or arg.startswith("tests")
+        for arg in argv
+    )
+
+
 def main(argv: list[str]) -> int:
     results_path = REPO_ROOT / ".data" / "chaos-matrix.json"
     results_path.parent.mkdir(parents=True, exist_ok=True)
@@ -250,8 +261,8 @@ def main(argv: list[str]) -> int:
         print("no cell ran: docs/reliability.md left as it was", file=sys.stderr)
         return code or 1
     table = render(Recorder.load(results_path).results)
-    if argv:
-        print("a subset ran (arguments given): docs/reliability.md left as it was")
+    if _selects(argv):
+        print("a subset ran (-k, -m or test ids given): docs/reliability.md left as it was")
     else:
         write_doc(table, seconds=seconds)
         print(f"wrote the matrix into {DOC.relative_to(REPO_ROOT)}")
