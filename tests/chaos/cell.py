@@ -53,6 +53,10 @@ MISTRAL_FAULTS: dict[str, dict[str, Any]] = {
 }
 
 
+# The faults that take the bus away: events published meanwhile may never reach the log, and a
+# `stream.gap` in their place is the honest answer.
+BUS_FAULTS = frozenset({"redis-restart", "redis-pause"})
+
 # How long a killed server stays down before it is started again: `make dev` restarts at once,
 # but a real server takes seconds to come back (a container's start, a database's recovery).
 DOWN_S = {"redis": 2.0, "temporal": 3.0}
@@ -110,6 +114,8 @@ class CellRun:
     fault_task: asyncio.Task[None] | None = None
     fault_at: str | None = None  # the id of the event the fault landed after
     fault_error: str | None = None
+    # How many events the following client had when the fault landed (0: before the turn).
+    fault_index: int = 0
     approvals: set[str] = field(default_factory=set)
     background: list[asyncio.Task[None]] = field(default_factory=list)
     t0: float = field(default_factory=time.monotonic)
@@ -274,6 +280,7 @@ class CellRun:
             self._approve_later(str(event.data["approval_id"]))
         if hit:
             self.fault_at = event.id
+            self.fault_index = len(seen.events)
             self.fault_task = asyncio.create_task(self._inject(event))
 
     async def _auto_approve(self, seen: Followed, event: SseEvent) -> None:
@@ -464,11 +471,9 @@ class CellRun:
                 f"viewer: resumed stream ends {resumed.terminal.event}, "
                 f"the turn ended {seen.terminal.event}"
             )
+        self._check_gaps(seen, resumed)
         if resumed.events and resumed.events[0].event == "stream.gap":
             return  # the log lost part of the turn and said so: the rest is what is left
-        gaps = [e for e in resumed.events if e.event == "stream.gap"]
-        if gaps:
-            self.reasons.append("viewer: stream.gap in the middle of a resumed stream")
         after = event_key(resume_from)
         expected = {
             e.id: e.event
@@ -487,6 +492,24 @@ class CellRun:
             self.reasons.append(
                 f"viewer: the following client missed {len(unseen)} event(s) across its "
                 f"reconnects: {unseen[:3]}"
+            )
+
+    def _check_gaps(self, seen: Followed, resumed: Followed) -> None:
+        """`stream.gap` marks events that never reached the log. Only a bus outage excuses that,
+        and only once the outage has begun: a gap under any other fault, or before the fault,
+        is events lost while Redis was up."""
+        if self.fault.key in BUS_FAULTS:
+            early = [e.id for e in seen.events[: self.fault_index] if e.event == "stream.gap"]
+            if early:
+                self.reasons.append(
+                    f"viewer: stream.gap {early[0]} before the fault (events lost with Redis up)"
+                )
+            return
+        gaps = {e.id for e in [*seen.events, *resumed.events] if e.event == "stream.gap"}
+        if gaps:
+            self.reasons.append(
+                f"viewer: stream.gap {sorted(map(str, gaps))[:2]} though Redis never failed "
+                "(events lost)"
             )
 
     async def check_conversations(self, before: set[str] | None) -> None:
