@@ -27,7 +27,7 @@ RESULTS_ENV = "CHAOS_MATRIX_JSON"
 DATA_DIR_ENV = "CHAOS_DATA_DIR"
 # The commit a run is at, for a tree with no .git (an export of a commit); else git is asked.
 COMMIT_ENV = "CHAOS_COMMIT"
-COMMAND = "make chaos  # = uv run --frozen python -m tests.chaos.matrix"
+COMMAND = "make chaos"
 
 
 @dataclass(frozen=True)
@@ -213,7 +213,8 @@ def write_doc(table: str, *, seconds: float, doc: Path = DOC) -> None:
         [
             BEGIN,
             "",
-            f"Produced by `{COMMAND}` at commit {_commit()} on {stamp}, "
+            f"Produced by `{COMMAND}` (`uv run --frozen python -m tests.chaos.matrix`) at commit "
+            f"{_commit()} on {stamp}, "
             f"in {seconds:.0f} s on {os.cpu_count()} cores.",
             "",
             table,
