@@ -57,6 +57,9 @@ MISTRAL_FAULTS: dict[str, dict[str, Any]] = {
 # `stream.gap` in their place is the honest answer.
 BUS_FAULTS = frozenset({"redis-restart", "redis-pause"})
 
+# "MCP down when a session starts": how long after the first turn is sent MCP comes back.
+MCP_DOWN_S = 10.0
+
 # How long a killed server stays down before it is started again: `make dev` restarts at once,
 # but a real server takes seconds to come back (a container's start, a database's recovery).
 DOWN_S = {"redis": 2.0, "temporal": 3.0}
@@ -158,11 +161,13 @@ class CellRun:
             self.fault_at = "0"
             self.fault_task = asyncio.create_task(self._inject())
             await self.fault_task
-        first = await self.follow(FIRST_INPUT, deadline, on_event=self._on_first_turn_event)
+        first_over = asyncio.Event()
         if self.fault.key == "mcp-down-at-start":
-            # MCP comes back once the turn is over (or out of time): a session started while
-            # it was down must still work.
-            await asyncio.to_thread(self.stack.restart, "mcp")
+            self.fault_task = asyncio.create_task(self._mcp_back(first_over))
+        try:
+            first = await self.follow(FIRST_INPUT, deadline, on_event=self._on_first_turn_event)
+        finally:
+            first_over.set()
         self.log(f"first turn {first.turn_id}: {first.summary(3)}; reconnects {first.reconnects}")
         await self._wait_fault()
         ended = self.check_turn_ended(first, deadline)
@@ -358,6 +363,17 @@ class CellRun:
         else:
             raise ValueError(f"no fault {key}")
         self.log(f"fault {key} done")
+
+    async def _mcp_back(self, first_over: asyncio.Event) -> None:
+        """MCP comes back MCP_DOWN_S after the first turn was sent, or when that turn is over."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(first_over.wait(), MCP_DOWN_S)  # the outage's length
+        self.log("MCP back")
+        try:
+            await asyncio.to_thread(self.stack.restart, "mcp")
+        except Exception as exc:
+            self.fault_error = f"{type(exc).__name__}: {exc}"
+            self.reasons.append(f"harness: MCP did not come back: {self.fault_error}")
 
     async def _wait_fault(self, within: float = 90.0) -> None:
         if self.fault_task is None:
