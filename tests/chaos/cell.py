@@ -119,6 +119,8 @@ class CellRun:
     fault_error: str | None = None
     # How many events the following client had when the fault landed (0: before the turn).
     fault_index: int = 0
+    completed: int = 0  # turns of this cell that ended turn.completed
+    logged_ok: set[str] = field(default_factory=set)  # foods a food_log said it logged
     approvals: set[str] = field(default_factory=set)
     background: list[asyncio.Task[None]] = field(default_factory=list)
     t0: float = field(default_factory=time.monotonic)
@@ -171,6 +173,7 @@ class CellRun:
         self.log(f"first turn {first.turn_id}: {first.summary(3)}; reconnects {first.reconnects}")
         await self._wait_fault()
         ended = self.check_turn_ended(first, deadline)
+        self.note_tool_results(first, FIRST_FOOD)
         if ended:
             await self.check_record(first)
         if self.fault_at is None and self.fault_error is None:
@@ -180,7 +183,9 @@ class CellRun:
         if ended:
             await self.check_resume(first)
             nxt = await self.follow(NEXT_INPUT, NEXT_TURN_DEADLINE_S, on_event=self._auto_approve)
+            self.note_tool_results(nxt, NEXT_FOOD)
             end = nxt.terminal
+            self.completed += end is not None and end.event == "turn.completed"
             self.log(f"next turn {nxt.turn_id}: {nxt.summary(3)}")
             if end is None or end.event != "turn.completed":
                 got = (
@@ -388,6 +393,7 @@ class CellRun:
 
     def check_turn_ended(self, seen: Followed, within: float) -> bool:
         end = seen.terminal
+        self.completed += end is not None and end.event == "turn.completed"
         if end is None:
             errors = "; ".join(dict.fromkeys(seen.errors)) or "none"
             self.reasons.append(
@@ -531,18 +537,41 @@ class CellRun:
     async def check_conversations(self, before: set[str] | None) -> None:
         try:
             made = await self.stack.conversation_ids() - (before or set())
-            repeated = await self.stack.repeated_inputs(made)
+            inputs = await self.stack.user_inputs(made)
         except (httpx2.HTTPError, OSError) as exc:
             self.reasons.append(f"conversations: could not read the simulator ({exc})")
             return
-        for cid, twice in repeated.items():
-            self.reasons.append(f"conversations: {cid} has user input {twice}")
+        self.log(
+            f"conversations checked: {len(inputs)}, user inputs {sum(map(len, inputs.values()))}"
+        )
+        if self.completed and not any(inputs.values()):
+            # A turn completed, so some conversation holds its input: a check that finds none
+            # has looked in the wrong place.
+            self.reasons.append("harness: no conversation of this cell found to check")
+        for cid, counts in inputs.items():
+            twice = {text: n for text, n in counts.items() if n > 1}
+            if twice:
+                self.reasons.append(f"conversations: {cid} has user input {twice}")
 
     def check_side_effects(self) -> None:
         counts = self.stack.food_counts(self.user_id)
+        self.log(f"diary of {self.user_id}: {dict(counts)}")
         twice = {food: n for food, n in counts.items() if n > 1}
         if twice:
             self.reasons.append(f"side effects: logged twice or more in the diary: {twice}")
+        for food in sorted(self.logged_ok - set(counts)):
+            # The turn said the food was logged: the write is a completed step, never forgotten
+            # (and a store that shows nothing would make the check above say nothing).
+            self.reasons.append(f"side effects: food_log succeeded but no {food} in the diary")
+
+    def note_tool_results(self, seen: Followed, food: str) -> None:
+        for event in seen.events:
+            if (
+                event.event == "tool.result"
+                and event.data.get("name") == "food_log"
+                and not event.data.get("is_error")
+            ):
+                self.logged_ok.add(food)
 
     async def _conversations(self) -> set[str] | None:
         try:

@@ -151,9 +151,9 @@ class ChaosStack:
                     break
             return ids
 
-    async def repeated_inputs(self, conversation_ids: set[str]) -> dict[str, dict[str, int]]:
-        """Per conversation, each user input that appears more than once, with its count."""
-        repeated: dict[str, dict[str, int]] = {}
+    async def user_inputs(self, conversation_ids: set[str]) -> dict[str, Counter[str]]:
+        """Per conversation still known, how many times each user input is in its history."""
+        found: dict[str, Counter[str]] = {}
         async with httpx2.AsyncClient(base_url=self.local.sim_url, timeout=10) as sim:
             for cid in sorted(conversation_ids):
                 response = await sim.get(f"/v1/conversations/{cid}/history")
@@ -165,10 +165,8 @@ class ChaosStack:
                     for entry in response.json()["entries"]
                     if entry.get("type") == "message.input" and entry.get("role") == "user"
                 )
-                twice = {text: n for text, n in inputs.items() if n > 1}
-                if twice:
-                    repeated[cid] = twice
-        return repeated
+                found[cid] = inputs
+        return found
 
     # -- the MCP store ---------------------------------------------------------------------
 
