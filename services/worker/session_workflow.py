@@ -45,7 +45,7 @@ with workflow.unsafe.imports_passed_through():
         bus_key,
     )
     from services.worker import seeding
-    from services.worker.activities import SessionActivities, tool_result_once
+    from services.worker.activities import SessionActivities
     from services.worker.model import ModelErrors
     from services.worker.outbox import Outbox
     from services.worker.session_limits import (
@@ -54,30 +54,19 @@ with workflow.unsafe.imports_passed_through():
         MAX_RESETS,
         MAX_STEPS,
         MODEL_RETRY,
-        NOT_RUN,
         ROSTER_PATIENCE,
         ROSTER_RETRY,
-        STOPPED_WHILE_RUNNING,
-        TOOL_RETRY,
     )
-    from services.worker.session_state import (
-        Carry,
-        PendingApproval,
-        carried_records,
-        turn_error,
-    )
+    from services.worker.session_state import Carry, carried_records, turn_error
+    from services.worker.session_tools import TurnTools
     from services.worker.steps import (
         Anchor,
         ConverseInput,
         ConverseResult,
-        FunctionCall,
-        FunctionOutput,
         PriorEntry,
         Roster,
         RosterRequest,
         StepContext,
-        ToolInput,
-        json_object,
     )
 
 
@@ -106,7 +95,7 @@ class SessionWorkflow:
         self.outbox = Outbox(self.key, carry.outbox)
         self.running: str | None = None
         self.turn_task: asyncio.Task[None] | None = None
-        self.approvals: dict[str, PendingApproval] = {}
+        self.tools = TurnTools(self.start, self.key, self._publish)
         self.ended = False
         self.closed = False
         self.turns_this_run = 0
@@ -248,7 +237,8 @@ class SessionWorkflow:
             if not result.function_calls:
                 return result.text, usage, step + 1, result.agent
             calls = result.function_calls
-            await self._call_tools(request, calls, step)
+            self.owed = self.tools.placeholders(calls)
+            await self.tools.run(request.turn_id, step, await self._team(), calls, self.owed)
             tool_steps += seeding.tool_step(calls, self.owed)
         raise ApplicationError(
             f"the agents asked for tools {MAX_STEPS} times without answering",
@@ -333,106 +323,6 @@ class SessionWorkflow:
             retry_policy=MODEL_RETRY,
             cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         )
-
-    async def _call_tools(self, request: TurnRequest, calls: list[FunctionCall], step: int) -> None:
-        """Run the step's calls (in parallel); their results land in `self.owed` one by one,
-        so a turn stopped half-way still hands the conversation what did run. One call that
-        fails stops the others: the turn fails, and nothing more of it may write."""
-        self.owed = [FunctionOutput(c.call_id, c.name, NOT_RUN, is_error=True) for c in calls]
-        tasks = [
-            asyncio.create_task(self._call_tool(request, index, call, step))
-            for index, call in enumerate(calls)
-        ]
-        try:
-            await asyncio.gather(*tasks)
-        except BaseException:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            raise
-
-    async def _call_tool(
-        self, request: TurnRequest, index: int, call: FunctionCall, step: int
-    ) -> None:
-        roster = await self._team()
-        if call.name in roster.approval_tools:
-            approved, reason = await self._await_approval(request.turn_id, call)
-            if not approved:
-                refusal = f"The user did not approve running {call.name}" + (
-                    f": {reason}" if reason else "."
-                )
-                self.owed[index] = FunctionOutput(call.call_id, call.name, refusal, is_error=True)
-                self._publish_tool_result(request.turn_id, self.owed[index])
-                return
-        self.owed[index] = FunctionOutput(call.call_id, call.name, STOPPED_WHILE_RUNNING, True)
-        output = await workflow.execute_activity_method(
-            SessionActivities.call_tool,
-            ToolInput(
-                context=StepContext(self.key, self.start.session_id, request.turn_id, step),
-                call=call,
-                tenant_id=self.start.tenant_id,
-                user_id=self.start.user_id,
-                timezone=self.start.timezone,
-            ),
-            start_to_close_timeout=timedelta(seconds=roster.tool_timeout_s + 10),
-            heartbeat_timeout=HEARTBEAT,
-            retry_policy=TOOL_RETRY,
-            cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-        )
-        self.owed[index] = output
-        if not output.published:  # the bus was down: the outbox delivers it once it is back
-            self._publish_tool_result(request.turn_id, output)
-
-    def _publish_tool_result(self, turn_id: str, output: FunctionOutput) -> None:
-        self._publish(
-            {
-                "type": "tool.result",
-                "turn_id": turn_id,
-                "call_id": output.call_id,
-                "name": output.name,
-                "output": output.output,
-                "is_error": output.is_error,
-            },
-            once=tool_result_once(turn_id, output.call_id),
-        )
-
-    async def _await_approval(self, turn_id: str, call: FunctionCall) -> tuple[bool, str | None]:
-        roster = await self._team()
-        approval_id = f"apr_{workflow.uuid4().hex[:20]}"
-        pending = PendingApproval(approval_id, turn_id, call)
-        self.approvals[approval_id] = pending
-        timeout = timedelta(seconds=roster.approval_timeout_s)
-        self._publish(
-            {
-                "type": "approval.required",
-                "turn_id": turn_id,
-                "approval_id": approval_id,
-                "call_id": call.call_id,
-                "name": call.name,
-                "arguments": json_object(call.arguments),
-                "expires_at": (workflow.now() + timeout).isoformat(),
-            }
-        )
-        try:
-            await workflow.wait_condition(lambda: pending.approved is not None, timeout=timeout)
-        except TimeoutError:
-            pending.approved, pending.reason = False, "no decision in time"
-        except asyncio.CancelledError:
-            # The turn ended first: a decision that comes now can no longer run the tool.
-            pending.approved, pending.reason = False, "the turn ended first"
-            raise
-        finally:
-            self.approvals.pop(approval_id, None)
-            self._publish(
-                {
-                    "type": "approval.resolved",
-                    "turn_id": turn_id,
-                    "approval_id": approval_id,
-                    "approved": bool(pending.approved),
-                    "reason": pending.reason,
-                }
-            )
-        return bool(pending.approved), pending.reason
 
     # -- records and events ----------------------------------------------------------------
 
@@ -546,12 +436,12 @@ class SessionWorkflow:
 
     @workflow.update(name=DECIDE_APPROVAL)
     def decide_approval(self, decision: ApprovalDecision) -> None:
-        pending = self.approvals[decision.approval_id]
+        pending = self.tools.approvals[decision.approval_id]
         pending.approved, pending.reason = decision.approve, decision.reason
 
     @decide_approval.validator
     def _validate_decision(self, decision: ApprovalDecision) -> None:
-        pending = self.approvals.get(decision.approval_id)
+        pending = self.tools.approvals.get(decision.approval_id)
         if pending is None or pending.approved is not None:
             raise ApplicationError(
                 f"no pending approval {decision.approval_id}", type=SessionErrors.UNKNOWN_APPROVAL
@@ -580,7 +470,7 @@ class SessionWorkflow:
             metadata=dict(self.start.metadata),
             pending_approvals=[
                 {"approval_id": p.approval_id, "turn_id": p.turn_id, "tool": p.call.name}
-                for p in self.approvals.values()
+                for p in self.tools.approvals.values()
                 if p.approved is None
             ],
             conversation_id=self.conversation_id,
