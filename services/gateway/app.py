@@ -20,6 +20,7 @@ from temporalio.contrib.opentelemetry import TracingInterceptor
 
 from services.common.bus import EventBus
 from services.common.fanout import Fanout
+from services.common.redis_options import connection_options
 from services.common.settings import RedisSettings, TemporalSettings, load_settings
 from services.common.telemetry import setup_telemetry
 from services.gateway.auth import ApiKeys
@@ -50,7 +51,10 @@ async def _resources(
     # Many streams start at once (each backfills, takes a slot): wait for a pooled connection
     # rather than fail with MaxConnectionsError, which made a 503 under 200 concurrent turns.
     pool = aioredis.BlockingConnectionPool.from_url(
-        redis_settings.redis_url, max_connections=REDIS_POOL_SIZE, timeout=REDIS_POOL_WAIT_S
+        redis_settings.redis_url,
+        max_connections=REDIS_POOL_SIZE,
+        timeout=REDIS_POOL_WAIT_S,
+        **connection_options(),
     )
     redis = aioredis.Redis(connection_pool=pool)
     bus = EventBus(

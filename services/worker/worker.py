@@ -16,6 +16,7 @@ from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.worker import Worker
 
 from services.common.bus import EventBus
+from services.common.redis_options import connection_options
 from services.worker.activities import SessionActivities, roster_task_queue
 from services.worker.mcp_tools import McpTools
 from services.worker.model import make_client, warm_up
@@ -46,8 +47,9 @@ async def build_worker(
     task_queue: str | None = None,
 ) -> WorkerParts:
     """A ready Worker; `stack` owns its Redis, Mistral and MCP clients."""
-    # Bounded: a paused or unreachable Redis must cost a step its live events, not stall it.
-    redis = aioredis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
+    # Bounded and retried on a fresh connection: a paused or restarted Redis must cost a step
+    # its live events at most, never stall or fail it.
+    redis = aioredis.from_url(settings.redis_url, **connection_options())
     stack.push_async_callback(redis.aclose)
     mistral = make_client(settings)
     warm_up(mistral)
