@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 from temporalio.client import Client
 from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from services.common.bus import EventBus
 from services.common.redis_options import connection_options
@@ -23,6 +24,15 @@ from services.worker.model import make_client, warm_up
 from services.worker.roster_workflow import RosterWorkflow
 from services.worker.session_workflow import SessionWorkflow
 from services.worker.settings import WorkerSettings
+
+
+# Tracing runs inside workflows (the interceptor's spans): its modules must be the process's own.
+# Imported afresh in the sandbox, logfire's lazy import on a failed workflow's span read
+# os.environ and failed the workflow task itself, for ever (a roster that could not register
+# never closed; tests/integration/worker/test_failed_workflow.py).
+WORKFLOW_RUNNER = SandboxedWorkflowRunner(
+    restrictions=SandboxRestrictions.default.with_passthrough_modules("logfire", "opentelemetry")
+)
 
 
 @dataclass
@@ -68,6 +78,7 @@ async def build_worker(
         client,
         task_queue=roster_task_queue(queue),
         workflows=[RosterWorkflow],
+        workflow_runner=WORKFLOW_RUNNER,
         activities=[activities.register_team],
         max_concurrent_activities=4,
         graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_s),
@@ -78,6 +89,7 @@ async def build_worker(
         client,
         task_queue=queue,
         workflows=[SessionWorkflow],
+        workflow_runner=WORKFLOW_RUNNER,
         activities=[
             activities.converse,
             activities.call_tool,
