@@ -202,6 +202,18 @@ class TurnEnd:
     record: TurnRecord | None = None
 
 
+async def replay_if_turn_over(stream: OpenStream, end: TurnEnd) -> None:
+    """A finished turn whose events left the log: replay what is left, then end with the end
+    from the session's record. Only here is the session asked whether the turn is over: a whole
+    log ends a finished turn by itself, and a turn's stream that stays quiet asks then (see
+    `relay`). No answer in time (no worker) means: go on live."""
+    if await log_is_whole(end.bus, end.bus_key):
+        return
+    end.record = await end.check()
+    if end.record is not None:
+        stream.replay_only()
+
+
 @dataclass(slots=True)
 class _Progress:
     """What a turn's stream has passed on so far, for its watchdog and its derived end."""

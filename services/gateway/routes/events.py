@@ -13,7 +13,7 @@ from services.gateway.ids import valid_event_id, valid_ref_id
 from services.gateway.problems import Problem
 from services.gateway.routes.paths import session_id
 from services.gateway.state import gateway, principal
-from services.gateway.streams import OpenStream, TurnEnd, log_is_whole, sse_response
+from services.gateway.streams import OpenStream, TurnEnd, replay_if_turn_over, sse_response
 from services.gateway.temporal import session_ended
 
 
@@ -56,14 +56,8 @@ async def session_events(request: Request) -> Response:
     try:
         if not is_open:
             stream.replay_only()  # an ended session publishes nothing more
-        elif turn_end is not None and not await log_is_whole(gw.fanout.bus, key):
-            # A finished turn whose events left the log: replay what is left, then end (as a
-            # streamed retry does). Only here is the session asked whether the turn is over: a
-            # whole log ends a finished turn by itself, and a turn's stream that stays quiet
-            # asks then (TurnEnd). No answer in time (no worker) means: go on live.
-            turn_end.record = await turn_end.check()
-            if turn_end.record is not None:
-                stream.replay_only()
+        elif turn_end is not None:
+            await replay_if_turn_over(stream, turn_end)
     except BaseException:
         await stream.close()
         raise

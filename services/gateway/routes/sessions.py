@@ -35,7 +35,7 @@ from services.gateway.models import (
 from services.gateway.problems import TYPE_PREFIX, Problem
 from services.gateway.routes.paths import ref_id, session_id
 from services.gateway.state import Gateway, gateway, principal
-from services.gateway.streams import OpenStream, TurnEnd, log_is_whole, sse_response
+from services.gateway.streams import OpenStream, TurnEnd, replay_if_turn_over, sse_response
 
 log = logging.getLogger(__name__)
 
@@ -167,12 +167,9 @@ async def send_message(request: Request) -> Response:
         # A retry of a turn that is over, whose end may have left the log: replay what the log
         # holds, then end (`stream.gap` and the end from the session's record, not a wait for
         # an end that is gone). The receipt cannot say: Temporal answers a retried Update with
-        # its first outcome; ask the session, only when the log is not whole (a whole one ends
-        # a finished turn by itself; a stream that stays quiet asks then, see TurnEnd).
-        if keyed and not await log_is_whole(gw.fanout.bus, key):
-            turn_end.record = await turn_end.check()
-            if turn_end.record is not None:
-                stream.replay_only()
+        # its first outcome.
+        if keyed:
+            await replay_if_turn_over(stream, turn_end)
     except BaseException:
         await stream.close()
         raise
