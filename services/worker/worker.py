@@ -25,7 +25,6 @@ from services.worker.roster_workflow import RosterWorkflow
 from services.worker.session_workflow import SessionWorkflow
 from services.worker.settings import WorkerSettings
 
-
 # Tracing runs inside workflows (the interceptor's spans): its modules must be the process's own.
 # Imported afresh in the sandbox, logfire's lazy import on a failed workflow's span read
 # os.environ and failed the workflow task itself, for ever (a roster that could not register
