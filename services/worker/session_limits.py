@@ -41,3 +41,5 @@ ROSTER_RETRY = RetryPolicy(
 ROSTER_PATIENCE = timedelta(seconds=45)
 # Short: a dead worker must show within seconds (platform notes: kill -> retry ~ this + sticky).
 HEARTBEAT = timedelta(seconds=3)
+# How long a decision for an approval this worker has not (re)created yet waits for it.
+APPROVAL_GRACE = timedelta(seconds=5)

@@ -49,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
     from services.worker.model import ModelErrors
     from services.worker.outbox import Outbox
     from services.worker.session_limits import (
+        APPROVAL_GRACE,
         HEARTBEAT,
         KEEP_SEEN_IDS,
         MAX_RESETS,
@@ -435,17 +436,29 @@ class SessionWorkflow:
             )
 
     @workflow.update(name=DECIDE_APPROVAL)
-    def decide_approval(self, decision: ApprovalDecision) -> None:
-        pending = self.tools.approvals[decision.approval_id]
+    async def decide_approval(self, decision: ApprovalDecision) -> None:
+        # `approval.required` goes out before the workflow task that asked for it is committed;
+        # a worker that dies then leaves the next one to replay that step, and a decision sent
+        # at once can be handled before the replay has asked again (same id): wait a little.
+        approvals = self.tools.approvals
+        try:
+            await workflow.wait_condition(
+                lambda: decision.approval_id in approvals, timeout=APPROVAL_GRACE
+            )
+        except TimeoutError:
+            raise _unknown_approval(decision.approval_id) from None
+        pending = approvals[decision.approval_id]
+        if pending.approved is not None:
+            raise _unknown_approval(decision.approval_id)
         pending.approved, pending.reason = decision.approve, decision.reason
 
     @decide_approval.validator
     def _validate_decision(self, decision: ApprovalDecision) -> None:
         pending = self.tools.approvals.get(decision.approval_id)
-        if pending is None or pending.approved is not None:
-            raise ApplicationError(
-                f"no pending approval {decision.approval_id}", type=SessionErrors.UNKNOWN_APPROVAL
-            )
+        decided = pending is not None and pending.approved is not None
+        # Unknown while no turn runs: nothing can be about to ask for it.
+        if decided or (pending is None and self.running is None):
+            raise _unknown_approval(decision.approval_id)
 
     @workflow.update(name=END_SESSION)
     async def end_session(self, request: EndRequest) -> None:
@@ -475,3 +488,9 @@ class SessionWorkflow:
             ],
             conversation_id=self.conversation_id,
         )
+
+
+def _unknown_approval(approval_id: str) -> ApplicationError:
+    return ApplicationError(
+        f"no pending approval {approval_id}", type=SessionErrors.UNKNOWN_APPROVAL
+    )

@@ -171,3 +171,24 @@ async def test_a_team_that_could_not_be_registered_is_registered_at_the_next_tur
     status = await finished(handle, second.turn_id)
     assert [t.status for t in status.turns] == ["failed", "completed"]
     assert side.roster_calls == 2
+
+
+async def test_a_decision_for_an_approval_nobody_asked_for_is_refused(
+    temporal_client: Client, fake: tuple[FakeSide, str]
+) -> None:
+    side, queue = fake
+    handle = await start(temporal_client, queue)
+    idle = ApprovalDecision("apr_nobody", approve=True)
+    with pytest.raises(WorkflowUpdateFailedError) as caught:  # no turn runs: refused at once
+        await handle.execute_update(DECIDE_APPROVAL, idle)
+    assert isinstance(caught.value.cause, ApplicationError)
+    assert caught.value.cause.type == SessionErrors.UNKNOWN_APPROVAL
+    # While a turn runs, an id not asked for yet may be a step a new worker replays: it waits
+    # a few seconds for it, then is refused all the same.
+    receipt = await submit(handle, "run two tools")
+    with pytest.raises(WorkflowUpdateFailedError) as caught:
+        await handle.execute_update(DECIDE_APPROVAL, idle)
+    assert isinstance(caught.value.cause, ApplicationError)
+    assert caught.value.cause.type == SessionErrors.UNKNOWN_APPROVAL
+    await finished(handle, receipt.turn_id)
+    assert side.tools_run == ["lookup"]
