@@ -22,7 +22,17 @@ import httpx2
 from scripts.sse import TERMINAL_TURN_EVENTS as TERMINAL
 from scripts.sse import read_events
 
-RETRYABLE = (httpx2.TransportError, httpx2.RemoteProtocolError)
+
+class ChatError(Exception):
+    """The gateway refused the request (a problem+json answer)."""
+
+
+class Unavailable(ChatError):
+    """A 503: Temporal or Redis is down or slow. Sent again with the same Idempotency-Key, the
+    message runs at most once whether or not the first try was queued."""
+
+
+RETRYABLE = (httpx2.TransportError, httpx2.RemoteProtocolError, Unavailable)
 
 
 @dataclass
@@ -73,7 +83,8 @@ class ChatClient:
             except RETRYABLE as exc:
                 if attempt == retries:
                     raise
-                self._note(f"connection lost ({type(exc).__name__}); resuming")
+                what = str(exc) if isinstance(exc, Unavailable) else type(exc).__name__
+                self._note(f"not through ({what}); trying again")
             turn.resumes += 1
             time.sleep(min(0.2 * 2**attempt, 3.0))
         return turn
@@ -105,7 +116,8 @@ class ChatClient:
                 detail = problem.get("detail") or problem.get("title")
             except ValueError:
                 detail = response.text
-            raise ChatError(f"{response.status_code}: {detail}")
+            error = Unavailable if response.status_code == 503 else ChatError
+            raise error(f"{response.status_code}: {detail}")
 
     def _relay(self, response: httpx2.Response, turn: Turn) -> None:
         for frame in parse_sse(response.iter_lines()):
@@ -157,10 +169,6 @@ class ChatClient:
 
     def close(self) -> None:
         self.http.close()
-
-
-class ChatError(Exception):
-    """The gateway refused the request (a problem+json answer)."""
 
 
 def main(argv: list[str] | None = None) -> int:

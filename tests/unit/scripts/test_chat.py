@@ -1,0 +1,34 @@
+"""The terminal client sends a message again, with the same key, when the gateway answers 503."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import httpx2
+import pytest
+
+from scripts.chat import ChatClient
+
+
+def test_a_503_is_retried_with_the_same_idempotency_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    keys: list[str | None] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        keys.append(request.headers.get("idempotency-key"))
+        if len(keys) == 1:
+            problem = {"status": 503, "detail": "The session did not answer in time."}
+            return httpx2.Response(503, json=problem)
+        data = json.dumps({"session_id": "s", "turn_id": "turn_1", "output": "ok", "usage": {}})
+        body = f"id: 1-0\nevent: turn.completed\ndata: {data}\n\n"
+        headers = {"content-type": "text/event-stream", "x-turn-id": "turn_1"}
+        return httpx2.Response(200, text=body, headers=headers)
+
+    client = ChatClient("http://gateway", "key", "s", out=io.StringIO())
+    client.http = httpx2.Client(base_url="http://gateway", transport=httpx2.MockTransport(handler))
+    monkeypatch.setattr("scripts.chat.time.sleep", lambda _: None)
+    turn = client.send("I had 2 eggs.")
+    assert turn.done
+    assert len(keys) == 2
+    assert keys[0]
+    assert keys[0] == keys[1]
