@@ -83,8 +83,10 @@ class ChatClient:
             except RETRYABLE as exc:
                 if attempt == retries:
                     raise
-                what = str(exc) if isinstance(exc, Unavailable) else type(exc).__name__
-                self._note(f"not through ({what}); trying again")
+                if isinstance(exc, Unavailable):
+                    self._note(f"the gateway is unavailable ({exc}); sending again")
+                else:
+                    self._note(f"connection lost ({type(exc).__name__}); resuming")
             turn.resumes += 1
             time.sleep(min(0.2 * 2**attempt, 3.0))
         return turn
