@@ -62,6 +62,8 @@ def turn_error(err: BaseException) -> TurnError:
             ModelErrors.RATE_LIMITED: "model_rate_limited",
             ModelErrors.UNAVAILABLE: "model_unavailable",
             ModelErrors.STREAM_ERROR: "model_error",
+            ModelErrors.CONVERSATION_LOST: "conversation_lost",
+            ModelErrors.AGENT_LOST: "agent_unavailable",
             ActivityErrors.TOOL_UNAVAILABLE: "tool_unavailable",
         }.get(cause.type or "", cause.type or "error")
         return TurnError(code, cause.message)

@@ -302,7 +302,6 @@ class SessionWorkflow:
         prior: list[PriorEntry],
         announce: bool,
     ) -> ConverseResult:
-        fresh = bool(prior) or self.conversation_id is None
         return await workflow.execute_activity_method(
             SessionActivities.converse,
             ConverseInput(
@@ -313,9 +312,10 @@ class SessionWorkflow:
                 conversation_id=self.conversation_id,
                 anchor=self.anchor,
                 restart=self.needs_restart,
-                # A seeded later step carries the input and the results in its seed.
+                # A seeded later step carries the input and the results in its seed (and owes
+                # nothing: _begin_again forgot what the lost conversation was owed).
                 user_input=request.input if step == 0 else None,
-                function_outputs=[] if fresh and step > 0 else list(self.owed),
+                function_outputs=list(self.owed),
                 prior=prior,
                 announce=step == 0 and announce,
             ),
