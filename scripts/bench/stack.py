@@ -50,8 +50,16 @@ def bench_stack(
     if not owned and root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True, exist_ok=True)
+    # Redis fsyncs its append-only file once a second, as in compose.yaml: the figures are the
+    # deployed platform's. `make dev` fsyncs every write (scripts/stack/local.py), which adds
+    # the disk's sync to each event's delivery.
     stack = LocalStack(
-        root, Ports.free(), workers=workers, temporal_ui=False, extra_env=bench_env(timing)
+        root,
+        Ports.free(),
+        workers=workers,
+        temporal_ui=False,
+        extra_env=bench_env(timing),
+        redis_appendfsync="everysec",
     )
     stack.start()
     try:
