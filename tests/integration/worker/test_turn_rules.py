@@ -18,10 +18,12 @@ from temporalio.worker import Worker
 from scripts.stack.processes import apoll
 from services.common.sessions import (
     DECIDE_APPROVAL,
+    END_SESSION,
     SESSION_WORKFLOW,
     STATUS_QUERY,
     SUBMIT_TURN,
     ApprovalDecision,
+    EndRequest,
     SessionErrors,
     SessionStart,
     SessionStatus,
@@ -55,6 +57,7 @@ class FakeSide:
     tools_run: list[str] = field(default_factory=list)
     roster_calls: int = 0
     roster_failures: int = 0
+    turns_per_run: int = 100
 
     @activity.defn(name="resolve_roster")
     async def resolve_roster(self, request: RosterRequest) -> Roster:
@@ -67,10 +70,13 @@ class FakeSide:
             agents=[ENTRY],
             spec_hash="fake",
             approval_tools=["log_meal"],
+            turns_per_run=self.turns_per_run,
         )
 
     @activity.defn(name="converse")
     async def converse(self, step: ConverseInput) -> ConverseResult:
+        if "slow" in (step.user_input or ""):
+            await asyncio.sleep(1)
         if step.context.step == 0 and "tools" in (step.user_input or ""):
             calls = [
                 FunctionCall("call_slow", "lookup", "{}"),
@@ -192,3 +198,24 @@ async def test_a_decision_for_an_approval_nobody_asked_for_is_refused(
     assert caught.value.cause.type == SessionErrors.UNKNOWN_APPROVAL
     await finished(handle, receipt.turn_id)
     assert side.tools_run == ["lookup"]
+
+
+async def test_ending_the_session_while_it_waits_to_continue_as_new_ends_it(
+    temporal_client: Client, fake: tuple[FakeSide, str]
+) -> None:
+    side, queue = fake
+    side.turns_per_run = 1  # every turn ends the run: continue-as-new waits for the handlers
+    handle = await start(temporal_client, queue)
+    receipt = await submit(handle, "a slow turn")
+    # A handler still running when the turn ends (a decision waiting for its approval) holds
+    # the continue-as-new; the end of the session arrives during that wait.
+    waiting = asyncio.create_task(
+        handle.execute_update(DECIDE_APPROVAL, ApprovalDecision("apr_soon", approve=True))
+    )
+    await finished(handle, receipt.turn_id)
+    async with asyncio.timeout(20):  # before the fix: never (each waited on the other)
+        await handle.execute_update(END_SESSION, EndRequest("done"))
+    with pytest.raises(WorkflowUpdateFailedError):
+        await waiting
+    ended = [e["type"] for e in side.events if e["type"] == "session.ended"]
+    assert ended == ["session.ended"]
