@@ -11,7 +11,12 @@ from typing import Any
 
 import pytest
 from temporalio import activity
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateStage,
+)
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
@@ -58,6 +63,8 @@ class FakeSide:
     roster_calls: int = 0
     roster_failures: int = 0
     turns_per_run: int = 100
+    # A "slow" turn's model step waits for this (the test lets it finish when it is ready).
+    release: asyncio.Event = field(default_factory=asyncio.Event)
 
     @activity.defn(name="resolve_roster")
     async def resolve_roster(self, request: RosterRequest) -> Roster:
@@ -76,7 +83,7 @@ class FakeSide:
     @activity.defn(name="converse")
     async def converse(self, step: ConverseInput) -> ConverseResult:
         if "slow" in (step.user_input or ""):
-            await asyncio.sleep(1)
+            await self.release.wait()
         if step.context.step == 0 and "tools" in (step.user_input or ""):
             calls = [
                 FunctionCall("call_slow", "lookup", "{}"),
@@ -209,13 +216,16 @@ async def test_ending_the_session_while_it_waits_to_continue_as_new_ends_it(
     receipt = await submit(handle, "a slow turn")
     # A handler still running when the turn ends (a decision waiting for its approval) holds
     # the continue-as-new; the end of the session arrives during that wait.
-    waiting = asyncio.create_task(
-        handle.execute_update(DECIDE_APPROVAL, ApprovalDecision("apr_soon", approve=True))
+    waiting = await handle.start_update(
+        DECIDE_APPROVAL,
+        ApprovalDecision("apr_soon", approve=True),
+        wait_for_stage=WorkflowUpdateStage.ACCEPTED,  # past its validator, in its handler
     )
+    side.release.set()
     await finished(handle, receipt.turn_id)
     async with asyncio.timeout(20):  # before the fix: never (each waited on the other)
         await handle.execute_update(END_SESSION, EndRequest("done"))
     with pytest.raises(WorkflowUpdateFailedError):
-        await waiting
+        await waiting.result()
     ended = [e["type"] for e in side.events if e["type"] == "session.ended"]
     assert ended == ["session.ended"]
