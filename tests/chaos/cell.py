@@ -63,6 +63,9 @@ MCP_DOWN_S = 10.0
 # How long a killed server stays down before it is started again: `make dev` restarts at once,
 # but a real server takes seconds to come back (a container's start, a database's recovery).
 DOWN_S = {"redis": 2.0, "temporal": 3.0}
+# How long the "Redis paused" fault freezes Redis (SIGSTOP .. SIGCONT): the fault itself, not a
+# wait for a condition.
+PAUSE_S = 5.0
 
 
 def event_key(event_id: str) -> tuple[int, int]:
@@ -356,7 +359,7 @@ class CellRun:
         elif key == "redis-pause":
             stack.local.processes()["redis"].signal(signal.SIGSTOP)
             try:
-                await asyncio.sleep(5.0)  # the fault itself: Redis frozen for 5 s
+                await asyncio.sleep(PAUSE_S)
             finally:
                 stack.heal_paused()
         elif key == "mcp-restart":
