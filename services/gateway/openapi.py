@@ -190,14 +190,19 @@ def _operations() -> dict[str, Any]:
                         "name": "Last-Event-ID",
                         "in": "header",
                         "required": False,
-                        "description": "Resume after this event id",
+                        "description": (
+                            "Resume after this event id (`ms-seq`, each part at most 2^64-1; "
+                            "a larger one is a 400)"
+                        ),
                         "schema": {"type": "string", "pattern": EVENT_ID_PATTERN},
                     },
                     {
                         "name": "after",
                         "in": "query",
                         "required": False,
-                        "description": "Resume after this event id (when no Last-Event-ID)",
+                        "description": (
+                            "Resume after this event id (when no Last-Event-ID; the same bounds)"
+                        ),
                         "schema": {"type": "string", "pattern": EVENT_ID_PATTERN},
                     },
                     {
