@@ -46,28 +46,21 @@ with workflow.unsafe.imports_passed_through():
     )
     from services.worker import seeding
     from services.worker.activities import SessionActivities
-    from services.worker.model import ModelErrors
     from services.worker.outbox import Outbox
+    from services.worker.session_conversation import SessionConversation
     from services.worker.session_limits import (
         APPROVAL_GRACE,
-        HEARTBEAT,
         KEEP_SEEN_IDS,
-        MAX_RESETS,
         MAX_STEPS,
-        MODEL_RETRY,
         ROSTER_PATIENCE,
         ROSTER_RETRY,
     )
     from services.worker.session_state import Carry, carried_records, turn_error
     from services.worker.session_tools import TurnTools
     from services.worker.steps import (
-        Anchor,
-        ConverseInput,
-        ConverseResult,
         PriorEntry,
         Roster,
         RosterRequest,
-        StepContext,
     )
 
 
@@ -84,16 +77,13 @@ class SessionWorkflow:
         self.key = bus_key(start.tenant_id, start.session_id)
         self.created_at = carry.created_at
         self.roster = carry.roster
-        self.conversation_id = carry.conversation_id
-        self.anchor = carry.anchor
-        self.needs_restart = carry.needs_restart
-        self.owed = list(carry.owed)
         self.records: dict[str, TurnRecord] = {r.turn_id: r for r in carry.records}
         self.queue: list[TurnRequest] = list(carry.queue)
         self.seen: list[str] = list(carry.seen)
         for request in self.queue:
             self.records.setdefault(request.turn_id, self._new_record(request))
         self.outbox = Outbox(self.key, carry.outbox)
+        self.conversation = SessionConversation(start.session_id, self.key, self._publish, carry)
         self.running: str | None = None
         self.turn_task: asyncio.Task[None] | None = None
         self.tools = TurnTools(self.start, self.key, self._publish)
@@ -146,6 +136,12 @@ class SessionWorkflow:
             self.roster = await self._resolve_roster(refresh=False)
         return self.roster
 
+    async def _roster(self, refresh: bool) -> Roster:
+        """The team for a step; with `refresh`, registered again (Mistral lost an agent)."""
+        if refresh:
+            self.roster = await self._resolve_roster(refresh=True)
+        return await self._team()
+
     async def _resolve_roster(self, *, refresh: bool) -> Roster:
         try:
             return await workflow.execute_activity_method(
@@ -174,10 +170,10 @@ class SessionWorkflow:
         return Carry(
             created_at=self.created_at,
             roster=self.roster,
-            conversation_id=self.conversation_id,
-            anchor=self.anchor,
-            needs_restart=self.needs_restart,
-            owed=self.owed,
+            conversation_id=self.conversation.conversation_id,
+            anchor=self.conversation.anchor,
+            needs_restart=self.conversation.needs_restart,
+            owed=self.conversation.owed,
             records=carried_records(finished),
             queue=list(self.queue),
             seen=self.seen[-KEEP_SEEN_IDS:],
@@ -194,10 +190,10 @@ class SessionWorkflow:
         try:
             text, usage, steps, agent = await self._converse(request)
         except (asyncio.CancelledError, CancelledError):
-            self.needs_restart = True
+            self.conversation.needs_restart = True
             self._finish_cancelled(request.turn_id, self._cancel_reason)
         except (ActivityError, ApplicationError) as err:
-            self.needs_restart = True
+            self.conversation.needs_restart = True
             if isinstance(err.cause, CancelledError):  # the activity acknowledged our cancel
                 self._finish_cancelled(request.turn_id, self._cancel_reason)
                 return
@@ -229,7 +225,9 @@ class SessionWorkflow:
         usage = TurnUsage()
         tool_steps: list[PriorEntry] = []  # this turn's calls and results, to seed a new one
         for step in range(MAX_STEPS):
-            result = await self._step(request, step, tool_steps)
+            result = await self.conversation.step(
+                request, step, tool_steps, self._roster, self.records.values()
+            )
             usage = usage.add(result.usage)
             if result.gap_after is not None:
                 self._publish(
@@ -238,91 +236,15 @@ class SessionWorkflow:
             if not result.function_calls:
                 return result.text, usage, step + 1, result.agent
             calls = result.function_calls
-            self.owed = self.tools.placeholders(calls)
-            await self.tools.run(request.turn_id, step, await self._team(), calls, self.owed)
-            tool_steps += seeding.tool_step(calls, self.owed)
+            # Results land in what the conversation owes as each call ends (kept if the turn
+            # is stopped half-way); the next step hands them over.
+            owed = self.conversation.owed = self.tools.placeholders(calls)
+            await self.tools.run(request.turn_id, step, await self._team(), calls, owed)
+            tool_steps += seeding.tool_step(calls, owed)
         raise ApplicationError(
             f"the agents asked for tools {MAX_STEPS} times without answering",
             type="step_limit",
             non_retryable=True,
-        )
-
-    async def _step(
-        self, request: TurnRequest, step: int, tool_steps: list[PriorEntry]
-    ) -> ConverseResult:
-        """One model step; a conversation or agent Mistral lost is replaced, and the step runs
-        again in a new conversation seeded with what the session knows."""
-        prior: list[PriorEntry] = []
-        for resets in range(MAX_RESETS + 1):
-            roster = await self._team()
-            try:
-                result = await self._converse_activity(request, step, roster, prior, resets == 0)
-            except ActivityError as err:
-                cause = err.cause
-                kind = cause.type if isinstance(cause, ApplicationError) else None
-                if kind not in (ModelErrors.CONVERSATION_LOST, ModelErrors.AGENT_LOST):
-                    raise
-                if resets == MAX_RESETS:
-                    raise
-                if kind == ModelErrors.AGENT_LOST:
-                    self.roster = await self._resolve_roster(refresh=True)
-                prior = self._begin_again(request, step, tool_steps, str(cause))
-                continue
-            self.conversation_id, self.needs_restart, self.owed = result.conversation_id, False, []
-            if result.last_entry_id is not None:
-                self.anchor = Anchor(result.conversation_id, result.last_entry_id)
-            return result
-        raise AssertionError("unreachable")
-
-    def _begin_again(
-        self, request: TurnRequest, step: int, tool_steps: list[PriorEntry], reason: str
-    ) -> list[PriorEntry]:
-        """Forget the lost conversation; the seed of the next one: past turns, and for a later
-        step this turn's input and tool steps (whose calls the old conversation held)."""
-        self.conversation_id, self.anchor, self.needs_restart, self.owed = None, None, False, []
-        history = [r for r in self.records.values() if r.turn_id != request.turn_id]
-        prior = seeding.past_turns(history)
-        self._publish(
-            {
-                "type": "conversation.reset",
-                "turn_id": request.turn_id,
-                "reason": reason,
-                "turns_carried": sum(1 for e in prior if e.kind == "user"),
-            }
-        )
-        if step > 0:
-            prior += [PriorEntry("user", request.input), *tool_steps]
-        return prior
-
-    async def _converse_activity(
-        self,
-        request: TurnRequest,
-        step: int,
-        roster: Roster,
-        prior: list[PriorEntry],
-        announce: bool,
-    ) -> ConverseResult:
-        return await workflow.execute_activity_method(
-            SessionActivities.converse,
-            ConverseInput(
-                context=StepContext(self.key, self.start.session_id, request.turn_id, step),
-                entry_agent_id=roster.entry.agent_id,
-                entry_agent_version=roster.entry.version,
-                agent_names={a.agent_id: a.name for a in roster.agents},
-                conversation_id=self.conversation_id,
-                anchor=self.anchor,
-                restart=self.needs_restart,
-                # A seeded later step carries the input and the results in its seed (and owes
-                # nothing: _begin_again forgot what the lost conversation was owed).
-                user_input=request.input if step == 0 else None,
-                function_outputs=list(self.owed),
-                prior=prior,
-                announce=step == 0 and announce,
-            ),
-            start_to_close_timeout=timedelta(minutes=10),
-            heartbeat_timeout=HEARTBEAT,
-            retry_policy=MODEL_RETRY,
-            cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         )
 
     # -- records and events ----------------------------------------------------------------
@@ -486,7 +408,7 @@ class SessionWorkflow:
                 for p in self.tools.approvals.values()
                 if p.approved is None
             ],
-            conversation_id=self.conversation_id,
+            conversation_id=self.conversation.conversation_id,
         )
 
 
