@@ -31,7 +31,7 @@ class Counts:
         self.fanout_turns = 1 if quick else 3
         self.idle_sessions = 10 if quick else 500
         self.idle_sample = 2 if quick else 5
-        self.concurrency = [5] if quick else [10, 50, 200]
+        self.concurrency = [5] if quick else [10, 50, 200, 1000]
 
 
 def _log(message: str) -> None:
@@ -81,10 +81,20 @@ async def run_sections(
         )
     if "concurrency" in wanted:
         _log(f"concurrency: {counts.concurrency} sessions at once")
+        components = {
+            "workers": worker_pids,
+            "gateway": gateway_pids,
+            "temporal": pids(stack, "temporal"),
+            "redis": pids(stack, "redis"),
+            "mcp": pids(stack, "mcp"),
+            "simulator": pids(stack, "mistral-sim"),
+        }
         results["concurrency"] = await concurrency.run(
             stack.gateway_url,
+            stack.sim_url,
+            (stack.mcp_url, stack.extra_env["MCP_AUTH_TOKEN"]),
             API_KEY,
-            {"workers": worker_pids, "gateway": gateway_pids},
+            components,
             counts.concurrency,
         )
     return results
