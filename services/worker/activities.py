@@ -124,10 +124,13 @@ class SessionActivities:
             entry = step.agent_names.get(step.entry_agent_id)
             await publish(TurnStarted(**common, agent=entry))
 
-        async with heartbeating():  # a beat every 0.5 s; not one per streamed event
-            result = await run_step(
-                self.mistral, step, publish, restart=step.restart or info.attempt > 1
-            )
+        try:
+            async with heartbeating():  # a beat every 0.5 s; not one per streamed event
+                result = await run_step(
+                    self.mistral, step, publish, restart=step.restart or info.attempt > 1
+                )
+        finally:
+            await publish.drain()  # the step's events go out before its result does
         result.gap_after = publish.gap_after
         return result
 

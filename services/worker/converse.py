@@ -10,15 +10,15 @@ that replaces the old one. Clients are told with `turn.retry` to drop the step's
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from mistralai.client import Mistral
 from mistralai.client import models as m
 from mistralai.client.utils import eventstreaming
 from mistralai.client.utils.unmarshal_json_response import unmarshal_json_response
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from temporalio.exceptions import ApplicationError
 
 from services.common.events import AgentHandoff, MessageDelta, ToolCall, ToolResult
@@ -32,7 +32,13 @@ from services.worker.steps import (
     json_object,
 )
 
-Publish = Callable[[Any], Any]  # an awaitable publisher of one event model
+
+class Publisher(Protocol):
+    """Where a step's events go (delivery.StepPublisher): in order; deltas not waited on."""
+
+    async def __call__(self, event: BaseModel, *, once: str | None = None) -> bool: ...
+
+    def post(self, event: BaseModel) -> None: ...
 
 
 @dataclass
@@ -161,7 +167,7 @@ def fast_decoding(
 class StepRelay:
     """Turns Mistral stream events into bus events and the step's result."""
 
-    def __init__(self, step: ConverseInput, publish: Publish) -> None:
+    def __init__(self, step: ConverseInput, publish: Publisher) -> None:
         self.step = step
         self.publish = publish
         self.state = StepState(agent=step.agent_names.get(step.entry_agent_id))
@@ -181,7 +187,7 @@ class StepRelay:
             text = data.content if isinstance(data.content, str) else _chunk_text(data.content)
             if text:
                 state.text.append(text)
-                await self.publish(MessageDelta(**self._common(), text=text, agent=state.agent))
+                self.publish.post(MessageDelta(**self._common(), text=text, agent=state.agent))
         elif isinstance(data, m.FunctionCallEvent):
             state.last_entry_id = data.id
             self._track_agent(data.agent_id)
@@ -256,7 +262,7 @@ def _chunk_text(chunk: Any) -> str:
 async def run_step(
     client: Mistral,
     step: ConverseInput,
-    publish: Publish,
+    publish: Publisher,
     *,
     restart: bool,
 ) -> ConverseResult:

@@ -4,23 +4,39 @@ DESIGN.md ("Faults"): the workflow is the record of truth. A step whose events c
 Redis goes on (the model's answer and the tool's effect are what matter, and the workflow
 publishes the turn's end once the bus is back); clients learn what they missed from a
 `stream.gap` published as soon as the bus answers again.
+
+Events go out in order through one queue per step. A streamed delta is posted and not waited
+on; whatever queued while a batch was on the wire goes as the next batch, in one round trip.
+An idle worker thus sends each delta at once, and a busy one pays one round trip (and no trace
+span: ~80 deltas a turn) per batch rather than per delta.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from dataclasses import dataclass
 
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 from pydantic import BaseModel
 from redis.exceptions import RedisError
 
-from services.common.bus import EventBus
-from services.common.events import StreamGap
+from services.common.bus import EventBus, RawPublish
+from services.common.events import MessageDelta, StreamGap
 
 log = logging.getLogger(__name__)
 
 # After a failure, skip publishing for this long instead of waiting on a dead bus per delta.
 RETRY_AFTER_S = 1.0
+
+
+@dataclass(slots=True)
+class _Queued:
+    event: BaseModel
+    once: str | None
+    # Set with whether the event reached the bus, for a publisher that waits on it.
+    outcome: asyncio.Future[bool] | None
 
 
 class StepPublisher:
@@ -35,6 +51,8 @@ class StepPublisher:
         # Events were lost and no `stream.gap` says so yet.
         self.gap_owed = False
         self._paused_until = 0.0
+        self._queue: list[_Queued] = []
+        self._sender: asyncio.Task[None] | None = None
 
     @property
     def gap_after(self) -> str | None:
@@ -42,22 +60,55 @@ class StepPublisher:
         return (self.last_id or "0") if self.gap_owed else None
 
     async def __call__(self, event: BaseModel, *, once: str | None = None) -> bool:
-        """Publish `event`; False when the bus could not take it (logged, never raised)."""
+        """Publish `event` after those queued before it; False when the bus could not take it
+        (logged, never raised)."""
+        outcome: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._enqueue(_Queued(event, once, outcome))
+        return await outcome
+
+    def post(self, event: BaseModel) -> None:
+        """Queue `event` (a streamed delta) without waiting for it."""
+        self._enqueue(_Queued(event, None, None))
+
+    async def drain(self) -> None:
+        """Wait until every queued event was published or given up on."""
+        while self._sender is not None and not self._sender.done():
+            await asyncio.shield(self._sender)
+
+    def _enqueue(self, item: _Queued) -> None:
+        self._queue.append(item)
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.create_task(self._send_queued())
+
+    async def _send_queued(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue, []
+            published = await self._send(batch)
+            for item in batch:
+                if item.outcome is not None and not item.outcome.done():
+                    item.outcome.set_result(published)
+
+    async def _send(self, batch: list[_Queued]) -> bool:
         if time.monotonic() < self._paused_until:
             self.gap_owed = True
             return False
+        events = [RawPublish.of(item.event, item.once) for item in batch]
+        if self.gap_owed:
+            after = self.last_id or "0"
+            gap = StreamGap(session_id=self.session_id, turn_id=self.turn_id, after=after)
+            events.insert(0, RawPublish.of(gap))
         try:
-            if self.gap_owed:
-                gap = StreamGap(
-                    session_id=self.session_id, turn_id=self.turn_id, after=self.last_id or "0"
-                )
-                await self.bus.publish(self.bus_key, gap)
-                self.gap_owed = False
-            self.last_id = await self.bus.publish(self.bus_key, event, once=once)
+            if all(isinstance(item.event, MessageDelta) for item in batch):
+                with suppress_instrumentation():  # no span per delta batch
+                    ids = await self.bus.publish_batch(self.bus_key, events)
+            else:
+                ids = await self.bus.publish_batch(self.bus_key, events)
         except (RedisError, OSError) as exc:
             if not self.gap_owed:
                 log.warning("event bus unavailable (%s); the step goes on", type(exc).__name__)
             self.gap_owed = True
             self._paused_until = time.monotonic() + RETRY_AFTER_S
             return False
+        self.gap_owed = False
+        self.last_id = ids[-1]
         return True
