@@ -121,6 +121,11 @@ class LocalStack:
             "GATEWAY_API_KEYS": f"{DEV_API_KEY}:{DEV_TENANT}",
             "DATABASE_URL": f"sqlite:///{self.data_dir / 'mcp' / 'nutrisense.db'}",
             "PYTHONUNBUFFERED": "1",
+            # Services keep their compiled bytecode, as the image does (docker/Dockerfile), even
+            # where the shell says not to write it: without it every start, and every sandboxed
+            # workflow instance (one per new session), compiles its modules from source again.
+            "PYTHONDONTWRITEBYTECODE": "",
+            "PYTHONPYCACHEPREFIX": str(REPO_ROOT / ".data" / "pycache"),
         }
         if self.uses_simulator:
             env["MISTRAL_SERVER_URL"] = self.sim_url

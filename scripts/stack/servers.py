@@ -84,6 +84,10 @@ def start_temporal(
     # The default 20 polls/s of the transfer queue adds ~50 ms to every workflow step.
     argv += ["--dynamic-config-value", "history.transferProcessorMaxPollRPS=1000"]
     argv += ["--dynamic-config-value", "frontend.enableUpdateWorkflowExecution=true"]
+    # One partition per task queue: on one server the default four only add matching work
+    # (10-13% less server CPU per turn measured; docker/temporal/dynamicconfig.yaml says more).
+    argv += ["--dynamic-config-value", "matching.numTaskqueueReadPartitions=1"]
+    argv += ["--dynamic-config-value", "matching.numTaskqueueWritePartitions=1"]
     if ui_port:
         argv += ["--ui-port", str(ui_port), "--ui-ip", "127.0.0.1"]
     else:

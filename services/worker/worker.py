@@ -6,9 +6,11 @@ their own (see `roster_task_queue`), polled by a small second Worker in the same
 
 from __future__ import annotations
 
+import hashlib
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import redis.asyncio as aioredis
 from temporalio.client import Client
@@ -32,6 +34,24 @@ from services.worker.settings import WorkerSettings
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(
     restrictions=SandboxRestrictions.default.with_passthrough_modules("logfire", "opentelemetry")
 )
+
+
+def code_build_id() -> str:
+    """The worker's build id: a hash of this repository's service code.
+
+    Without one, `Worker()` hashes the bytecode of every loaded module (seconds of CPU at each
+    start, which restarts and scale-ups wait on). Only our own code decides what a workflow
+    does; the SDK's version is in the lock file, so a hash of both names the build.
+    """
+    root = Path(__file__).resolve().parents[2]
+    digest = hashlib.sha256()
+    for path in sorted((root / "services").rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    lock = root / "uv.lock"
+    if lock.exists():
+        digest.update(lock.read_bytes())
+    return f"durable-agents-{digest.hexdigest()[:16]}"
 
 
 @dataclass
@@ -73,11 +93,13 @@ async def build_worker(
     bus = EventBus(redis, maxlen=settings.event_log_maxlen, ttl_s=settings.event_log_ttl_s)
     activities = SessionActivities(settings, bus, mistral, mcp, client)
     queue = task_queue or settings.temporal_task_queue
+    build_id = settings.worker_build_id or code_build_id()
     roster_worker = Worker(
         client,
         task_queue=roster_task_queue(queue),
         workflows=[RosterWorkflow],
         workflow_runner=WORKFLOW_RUNNER,
+        build_id=build_id,
         activities=[activities.register_team],
         max_concurrent_activities=4,
         graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_s),
@@ -89,6 +111,7 @@ async def build_worker(
         task_queue=queue,
         workflows=[SessionWorkflow],
         workflow_runner=WORKFLOW_RUNNER,
+        build_id=build_id,
         activities=[
             activities.converse,
             activities.call_tool,

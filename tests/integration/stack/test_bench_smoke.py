@@ -33,8 +33,13 @@ def test_every_section_runs_and_reports(tmp_path: Path) -> None:
     assert row["lag_ms"]["n"] == 2 * row["deltas_per_viewer"] > 0
     (burst,) = results["concurrency"]["rows"]
     assert burst["sessions"] == 3
-    assert burst["errors"] == 0
-    assert burst["ttft_ms"]["n"] == 3
+    for side in (burst["direct"], burst["platform"]):
+        assert side["errors"] == 0
+        assert side["ttft_ms"]["n"] == 3
+        assert side["cpu_ms_per_turn"]["total"] > 0
+    assert burst["direct"]["tool_calls"] == 3  # the same turn as the platform's: one tool call
+    assert burst["platform"]["cpu_ms_per_turn"]["workers"] > 0
+    assert set(burst["ratio"]) == {"throughput_share", "ttft_p50", "cpu_per_turn"}
     idle = results["idle"]
     assert idle["errors"] == 0
     assert idle["sessions"] == 3
@@ -48,3 +53,4 @@ def test_every_section_runs_and_reports(tmp_path: Path) -> None:
     rendered = table({**results, "machine": machine()})
     assert "TTFT added" in rendered
     assert "fan-out 2 viewers" in rendered
+    assert "3 at once, platform/direct throughput" in rendered
