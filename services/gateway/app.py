@@ -23,6 +23,7 @@ from services.common.fanout import Fanout
 from services.common.redis_options import connection_options
 from services.common.settings import RedisSettings, TemporalSettings, load_settings
 from services.common.telemetry import setup_telemetry
+from services.gateway.admission import AdmissionConfig, AdmissionLimiter
 from services.gateway.auth import ApiKeys
 from services.gateway.guard import GuardMiddleware
 from services.gateway.problems import EXCEPTION_HANDLERS
@@ -76,6 +77,14 @@ async def _resources(
             limiter=RequestLimiter(redis, settings.gateway_rate_limit),
             slots=slots,
             stream_options=StreamOptions(ping_s=settings.gateway_sse_ping_s),
+            admission=AdmissionLimiter(
+                AdmissionConfig(
+                    target_s=settings.gateway_submit_target_s,
+                    min_limit=settings.gateway_submit_min_in_flight,
+                    max_limit=settings.gateway_submit_max_in_flight,
+                    wait_s=settings.gateway_submit_wait_s,
+                )
+            ),
         )
     finally:
         await slots.close()

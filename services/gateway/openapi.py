@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from services.common.events import EVENT_TYPES
+from services.common.sessions import MAX_QUEUED_TURNS
 from services.gateway.ids import (
     EVENT_ID_PATTERN,
     IDEMPOTENCY_KEY_PATTERN,
@@ -127,6 +128,24 @@ SUBMIT_UNAVAILABLE = {
 }
 
 
+# A turn refused by the rate limit, the session's full queue or the process's admission limit
+# (admission.py): never queued, so it is sent again after Retry-After with the same key.
+SUBMIT_TOO_MANY = {
+    "description": "Not queued; send the same request again after Retry-After (with the same "
+    "Idempotency-Key). `overloaded`: the platform is at capacity (turns are being accepted "
+    f"more slowly than the gateway's target); `session-queue-full`: {MAX_QUEUED_TURNS} turns "
+    "already wait in the session; `rate-limited`: over the API key's requests per minute; "
+    "`too-many-streams` (a streamed message): the API key's streams are all open.",
+    "headers": {
+        "Retry-After": {
+            "description": "Seconds to wait before sending it again",
+            "schema": {"type": "string", "pattern": "^[0-9]+$"},
+        }
+    },
+    "content": {"application/problem+json": {"schema": _ref(ProblemDetails)}},
+}
+
+
 def _operations() -> dict[str, Any]:
     return {
         "/v1/sessions": {
@@ -176,6 +195,7 @@ def _operations() -> dict[str, Any]:
                     "200": SSE,
                     "202": _json(TurnAccepted, "The turn was accepted"),
                     **_problems(400, 409, 413, 415, 422, 502),
+                    "429": SUBMIT_TOO_MANY,
                     "503": SUBMIT_UNAVAILABLE,
                 },
             },

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from services.common.settings import ServiceSettings
 
@@ -22,6 +22,13 @@ class GatewaySettings(ServiceSettings):
     gateway_client_queue: int = Field(default=1000, ge=10)
     # How long a Temporal call may take before the gateway answers 503.
     gateway_temporal_timeout_s: float = Field(default=20.0, gt=0)
+    # Turn submits in flight to Temporal, per process (admission.py): the limit grows while
+    # Temporal accepts turns within the target and shrinks when it does not, between the two
+    # bounds; a turn that finds no free slot within the wait is a 429 with Retry-After.
+    gateway_submit_target_s: float = Field(default=2.0, gt=0)
+    gateway_submit_min_in_flight: int = Field(default=4, ge=1)
+    gateway_submit_max_in_flight: int = Field(default=64, ge=1)
+    gateway_submit_wait_s: float = Field(default=1.0, ge=0)
     # Agents (roster entry names) a session may start with.
     gateway_agents: str = "nutrisense"
 
@@ -29,6 +36,14 @@ class GatewaySettings(ServiceSettings):
     @classmethod
     def _keys_parse(cls, value: SecretStr) -> SecretStr:
         parse_api_keys(value.get_secret_value())
+        return value
+
+    @field_validator("gateway_submit_max_in_flight")
+    @classmethod
+    def _bounds_order(cls, value: int, info: ValidationInfo) -> int:
+        floor = info.data.get("gateway_submit_min_in_flight")
+        if floor is not None and value < floor:
+            raise ValueError(f"below GATEWAY_SUBMIT_MIN_IN_FLIGHT ({floor})")
         return value
 
     @property

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from starlette.requests import Request
 
 from services.common.fanout import Fanout
+from services.gateway.admission import AdmissionLimiter
 from services.gateway.auth import ApiKeys, Principal
 from services.gateway.ratelimit import RequestLimiter, StreamSlots
 from services.gateway.settings import GatewaySettings
@@ -28,6 +29,7 @@ class Gateway:
     limiter: RequestLimiter
     slots: StreamSlots
     stream_options: StreamOptions
+    admission: AdmissionLimiter
 
 
 def gateway(request: Request) -> Gateway:

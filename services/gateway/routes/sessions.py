@@ -118,9 +118,13 @@ async def _submit(
 ) -> TurnReceipt:
     """Submit the turn. A failure that leaves it unknown whether the session took the turn (a
     timeout, a lost or cancelled RPC, anything unexpected) answers with the turn id and the key
-    to send it again with; an answer without them means the turn was not queued."""
+    to send it again with; an answer without them means the turn was not queued.
+
+    The submit waits for a slot of the process's admission limit; with none free in time it is
+    a 429 `overloaded` (admission.py), the turn not queued."""
     try:
-        return await gw.sessions.submit(start, turn)
+        async with gw.admission.slot():
+            return await gw.sessions.submit(start, turn)
     except Problem as problem:
         if problem.status < 500 or problem.type == SESSION_ERROR:
             raise  # the session answered: the turn was refused, not queued

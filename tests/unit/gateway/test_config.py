@@ -55,6 +55,18 @@ def test_settings_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.api_keys == {"k": "t"}
     assert settings.agents == frozenset({"nutrisense"})
     assert "k:t" not in repr(settings)
+    assert settings.gateway_submit_target_s == 2.0
+    assert settings.gateway_submit_wait_s == 1.0
+    assert (settings.gateway_submit_min_in_flight, settings.gateway_submit_max_in_flight) == (4, 64)
+
+
+def test_submit_bounds_out_of_order_name_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GATEWAY_API_KEYS", "k:t")
+    monkeypatch.setenv("GATEWAY_SUBMIT_MIN_IN_FLIGHT", "8")
+    monkeypatch.setenv("GATEWAY_SUBMIT_MAX_IN_FLIGHT", "4")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(GatewaySettings)
+    assert "GATEWAY_SUBMIT_MAX_IN_FLIGHT is invalid" in str(caught.value)
 
 
 def test_api_key_check() -> None:
