@@ -144,7 +144,10 @@ class SessionWorkflow:
 
     async def _resolve_roster(self, *, refresh: bool) -> Roster:
         try:
-            return await workflow.execute_activity_method(
+            # Local: the worker answers from its cache in microseconds, so a session's first
+            # turn costs no activity task on the server; on a miss it waits on the roster
+            # workflow, which registers the team once for all sessions.
+            return await workflow.execute_local_activity_method(
                 SessionActivities.resolve_roster,
                 RosterRequest(self.start.agent, refresh=refresh),
                 start_to_close_timeout=timedelta(minutes=2),
