@@ -45,22 +45,18 @@ with workflow.unsafe.imports_passed_through():
         bus_key,
     )
     from services.worker import seeding
-    from services.worker.activities import SessionActivities
     from services.worker.outbox import Outbox
     from services.worker.session_conversation import SessionConversation
     from services.worker.session_limits import (
         APPROVAL_GRACE,
         KEEP_SEEN_IDS,
         MAX_STEPS,
-        ROSTER_PATIENCE,
-        ROSTER_RETRY,
     )
     from services.worker.session_state import Carry, carried_records, turn_error
+    from services.worker.session_team import SessionTeam
     from services.worker.session_tools import TurnTools
     from services.worker.steps import (
         PriorEntry,
-        Roster,
-        RosterRequest,
     )
 
 
@@ -76,7 +72,7 @@ class SessionWorkflow:
         self.start = dataclasses.replace(start, carried=None)
         self.key = bus_key(start.tenant_id, start.session_id)
         self.created_at = carry.created_at
-        self.roster = carry.roster
+        self.team = SessionTeam(start.agent, carry.roster)
         self.records: dict[str, TurnRecord] = {r.turn_id: r for r in carry.records}
         self.queue: list[TurnRequest] = list(carry.queue)
         self.seen: list[str] = list(carry.seen)
@@ -129,50 +125,20 @@ class SessionWorkflow:
         self.closed = True
         await workflow.wait_condition(workflow.all_handlers_finished)
 
-    async def _team(self) -> Roster:
-        """The session's registered team; resolved again while it could not be (MCP or Mistral
-        was down when the session began): a session never pins that failure."""
-        if self.roster is None:
-            self.roster = await self._resolve_roster(refresh=False)
-        return self.roster
-
-    async def _roster(self, refresh: bool) -> Roster:
-        """The team for a step; with `refresh`, registered again (Mistral lost an agent)."""
-        if refresh:
-            self.roster = await self._resolve_roster(refresh=True)
-        return await self._team()
-
-    async def _resolve_roster(self, *, refresh: bool) -> Roster:
-        try:
-            # Local: the worker answers from its cache in microseconds, so a session's first
-            # turn costs no activity task on the server; on a miss it waits on the roster
-            # workflow, which registers the team once for all sessions.
-            return await workflow.execute_local_activity_method(
-                SessionActivities.resolve_roster,
-                RosterRequest(self.start.agent, refresh=refresh),
-                start_to_close_timeout=timedelta(minutes=2),
-                schedule_to_close_timeout=ROSTER_PATIENCE,
-                retry_policy=ROSTER_RETRY,
-            )
-        except ActivityError as err:
-            raise ApplicationError(
-                f"the agent team {self.start.agent!r} could not be registered: "
-                f"{turn_error(err).message}",
-                type="agent_unavailable",
-                non_retryable=True,
-            ) from err
-
     def _should_continue_as_new(self) -> bool:
         return (
             workflow.info().is_continue_as_new_suggested()
-            or (self.roster is not None and self.turns_this_run >= self.roster.turns_per_run)
+            or (
+                self.team.roster is not None
+                and self.turns_this_run >= self.team.roster.turns_per_run
+            )
         ) and not self.ended
 
     def _carry(self) -> Carry:
         finished = [r for r in self.records.values() if r.status not in ("queued", "running")]
         return Carry(
             created_at=self.created_at,
-            roster=self.roster,
+            roster=self.team.roster,
             conversation_id=self.conversation.conversation_id,
             anchor=self.conversation.anchor,
             needs_restart=self.conversation.needs_restart,
@@ -224,12 +190,12 @@ class SessionWorkflow:
             self.running = None
 
     async def _converse(self, request: TurnRequest) -> tuple[str, TurnUsage, int, str | None]:
-        await self._team()
+        await self.team.get()
         usage = TurnUsage()
         tool_steps: list[PriorEntry] = []  # this turn's calls and results, to seed a new one
         for step in range(MAX_STEPS):
             result = await self.conversation.step(
-                request, step, tool_steps, self._roster, self.records.values()
+                request, step, tool_steps, self.team.for_step, self.records.values()
             )
             usage = usage.add(result.usage)
             if result.gap_after is not None:
@@ -242,7 +208,7 @@ class SessionWorkflow:
             # Results land in what the conversation owes as each call ends (kept if the turn
             # is stopped half-way); the next step hands them over.
             owed = self.conversation.owed = self.tools.placeholders(calls)
-            await self.tools.run(request.turn_id, step, await self._team(), calls, owed)
+            await self.tools.run(request.turn_id, step, await self.team.get(), calls, owed)
             tool_steps += seeding.tool_step(calls, owed)
         raise ApplicationError(
             f"the agents asked for tools {MAX_STEPS} times without answering",
