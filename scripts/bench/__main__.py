@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from scripts.bench import concurrency, fanout, idle, ttft
+from scripts.bench import concurrency, fanout, figures, idle, ttft
 from scripts.bench.gaps import gaps_result
 from scripts.bench.report import emit, machine
 from scripts.bench.stack import API_KEY, Timing, bench_stack, pids, rss_bytes
@@ -107,6 +107,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--only", default=",".join(SECTIONS), help="comma list of " + ",".join(SECTIONS)
     )
     parser.add_argument("--json", type=Path, default=REPO_ROOT / ".data" / "bench" / "latest.json")
+    parser.add_argument(
+        "--figures",
+        default=None,
+        help="folder for the PNG figures (default docs/bench, .data/bench/figures with "
+        "--quick); 'none' draws none",
+    )
     parser.add_argument("--data-dir", type=Path, default=REPO_ROOT / ".data" / "bench" / "stack")
     args = parser.parse_args(argv)
     args.sections = {s.strip() for s in args.only.split(",") if s.strip()}
@@ -135,6 +141,10 @@ def main(argv: list[str] | None = None) -> None:
         "seconds": round(time.perf_counter() - began, 1),
     }
     emit(results, args.json)
+    if args.figures != "none":
+        default = REPO_ROOT / (".data/bench/figures" if args.quick else "docs/bench")
+        for path in figures.draw(results, Path(args.figures) if args.figures else default):
+            _log(f"figure: {path}")
 
 
 if __name__ == "__main__":

@@ -163,4 +163,8 @@ async def burst(path: DirectPath, prompt: str, n: int) -> dict[str, Any]:
             [(t.ended - t.started) * 1000.0 for t in ok if t.ended is not None], digits=0
         ),
         "seconds": round(wall, 1),
+        "samples": {
+            "ttft_ms": [round(t.ttft_ms, 1) for t in ok if t.ttft_ms is not None],
+            "turn_ms": [round((t.ended - t.started) * 1000.0) for t in ok if t.ended is not None],
+        },
     }

@@ -192,6 +192,15 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def without_samples(value: Any) -> Any:
+    """The results without their raw samples (kept in the JSON file, for the figures)."""
+    if isinstance(value, dict):
+        return {k: without_samples(v) for k, v in value.items() if k != "samples"}
+    if isinstance(value, list):
+        return [without_samples(v) for v in value]
+    return value
+
+
 def emit(results: dict[str, Any], json_path: Path) -> str:
     """Print the machine line, the table and the JSON; write the JSON to `json_path`."""
     text = "\n".join(
@@ -208,6 +217,6 @@ def emit(results: dict[str, Any], json_path: Path) -> str:
     json_path.write_text(encoded + "\n")
     print(text)
     print()
-    print(encoded)
+    print(orjson.dumps(without_samples(results), option=orjson.OPT_INDENT_2).decode())
     print(f"\n(JSON written to {json_path})")
     return text
