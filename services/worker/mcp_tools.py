@@ -1,16 +1,24 @@
 """The MCP side: tool calls, tool listings and prompts over streamable HTTP.
 
-The server is stateless, so each use opens a short MCP session over ONE shared HTTP client per
-worker process (session set-up then costs a few milliseconds, not a new connection). Keeping
-each session inside the task that uses it also keeps anyio's task-bound scopes happy.
+ONE MCP session per worker process, shared by every call. A new session costs an `initialize`
+and, because mcp 2.x validates each tool result against the tool's output schema, a
+`tools/list` and a schema compile: measured at 5x the worker CPU of a call on a reused session.
 
-Every request carries the MCP server's shared secret (`Authorization: Bearer`), set once on that
-client. The token lives only in this process: not in activity inputs, events or history, and
-neither httpx nor its telemetry records request headers.
+anyio's cancel scopes belong to the task that entered them, so one owner task opens the session,
+publishes it and holds it open; calls from any task share it (requests are multiplexed by id).
+When the session breaks (the server is down or restarted: the SDK ends the whole session on a
+transport error), calls in flight fail at once with `McpUnavailable` and the next call opens a
+new session, one for all the callers waiting on it.
+
+Every request carries the MCP server's shared secret (`Authorization: Bearer`), set once on ONE
+HTTP client. The token lives only in this process: not in activity inputs, events or history,
+and neither httpx nor its telemetry records request headers.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,7 +27,9 @@ from typing import Any, cast
 import httpx2
 from mcp import ClientSession, MCPError
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.jsonrpc_dispatcher import JSONRPCDispatcher
 from mcp.types import (
+    CONNECTION_CLOSED,
     CallToolResult,
     GetPromptResult,
     PaginatedRequestParams,
@@ -33,10 +43,61 @@ from services.mcp_server.auth_token import UNAUTHORIZED_CODE
 
 logger = logging.getLogger(__name__)
 
+CLOSE_TIMEOUT_S = 5.0
+
 
 class McpAuthError(PermissionError):
     """The MCP server refused this worker's token. An OSError, so the tool-call activity reports
     it as the tool being unavailable, with this message, rather than as a bug."""
+
+
+class McpUnavailable(ConnectionError):
+    """No MCP session could be opened, or it broke under a call. An OSError, so the tool-call
+    activity reports it as the tool being unavailable."""
+
+
+class _Live:
+    """One session's life: `ready` once it is published or failed to open; `ended` once its
+    receive loop or its owner task stopped, so the next caller opens a new one."""
+
+    def __init__(self) -> None:
+        self.session: ClientSession | None = None
+        self.error: Exception | None = None
+        self.ready = asyncio.Event()
+        self.stop = asyncio.Event()
+        self.ended = False
+        self.task: asyncio.Task[None] | None = None
+
+    def end(self) -> None:
+        self.ended = True
+        self.stop.set()
+        self.ready.set()
+
+
+class _Dispatcher(JSONRPCDispatcher):
+    """Ends the session's life when its receive loop stops. Every break shows there, even one
+    the owner task is not told of: the transport's writer dies on a failed notification POST
+    (a cancel sent while the server is down) and only closes the stream."""
+
+    def __init__(self, read: Any, write: Any, live: _Live) -> None:
+        super().__init__(read, write)
+        self._live = live
+
+    async def run(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            await super().run(*args, **kwargs)
+        finally:
+            # Not `ready`: the owner records why first, for the callers waiting on it.
+            self._live.ended = True
+            self._live.stop.set()
+
+
+def _leaf(error: BaseException) -> BaseException:
+    # The transport's task groups wrap the cause twice; a refusal is the reason to report.
+    if isinstance(error, BaseExceptionGroup):
+        refused = error.subgroup(McpAuthError)
+        return _leaf((refused or error).exceptions[0])
+    return error
 
 
 class McpTools:
@@ -54,30 +115,80 @@ class McpTools:
         self._http = httpx2.AsyncClient(
             headers=headers, timeout=httpx2.Timeout(timeout_s, connect=5.0)
         )
+        self._live: _Live | None = None
+        self._closed = False
 
     async def aclose(self) -> None:
+        self._closed = True
+        live, self._live = self._live, None
+        if live is not None and live.task is not None:
+            live.stop.set()
+            if live.session is None:
+                live.task.cancel()  # still opening: nothing to close cleanly
+            _, pending = await asyncio.wait([live.task], timeout=CLOSE_TIMEOUT_S)
+            for task in pending:
+                task.cancel()
         await self._http.aclose()
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[ClientSession]:
+        """The shared session. A broken session or a refused token leaves as McpUnavailable or
+        McpAuthError, which the tool-call activity reports as the tool being unavailable."""
+        session = await self._shared()
+        try:
+            yield session
+        except MCPError as exc:
+            if exc.code == CONNECTION_CLOSED:
+                raise McpUnavailable(f"the MCP session with {self.url} closed: {exc}") from exc
+            if exc.code == UNAUTHORIZED_CODE:  # the server's token changed under this session
+                raise self._auth_error(exc.message) from None
+            raise
+
+    async def _shared(self) -> ClientSession:
+        if self._closed:
+            raise McpUnavailable("the worker's MCP client is closed")
+        live = self._live
+        if live is None or live.ended:
+            # No await between the check and this: concurrent callers share one new session.
+            live = self._live = new = _Live()
+            # A context of its own: the session must not carry the first caller's trace or
+            # activity context for the rest of the process.
+            new.task = asyncio.create_task(
+                self._own(new), name="mcp-session", context=contextvars.Context()
+            )
+            new.task.add_done_callback(lambda _: new.end())  # even if cancelled before it ran
+        await live.ready.wait()
+        if live.session is not None:
+            return live.session
+        cause = _leaf(live.error) if live.error is not None else None
+        if isinstance(cause, McpAuthError):
+            raise McpAuthError(*cause.args) from None
+        reason = f"{type(cause).__name__}: {cause}" if cause is not None else "closed"
+        raise McpUnavailable(f"no MCP session with {self.url}: {reason}") from live.error
+
+    async def _own(self, live: _Live) -> None:
+        """The owner task: open, publish, and hold the session until told to stop or it breaks."""
         try:
             async with (
                 streamable_http_client(
                     self.url, http_client=self._http, terminate_on_close=False
                 ) as (read, write),
-                ClientSession(read, write) as session,
+                ClientSession(dispatcher=_Dispatcher(read, write, live)) as session,
             ):
                 await self._initialize(session)
-                yield session
-        except ExceptionGroup as group:
-            # The transport's task groups wrap it twice; the activity's error should say it.
-            refused = group.subgroup(McpAuthError)
-            if refused is None:
-                raise
-            leaf: BaseException = refused
-            while isinstance(leaf, BaseExceptionGroup):
-                leaf = leaf.exceptions[0]
-            raise leaf from None
+                await self._list_all(session)  # caches the output schemas for every call
+                live.session = session
+                live.ready.set()
+                await live.stop.wait()
+        except Exception as exc:
+            live.error = exc
+        finally:
+            live.end()
+            if live.session is not None and not self._closed:
+                cause = repr(_leaf(live.error)) if live.error else "its stream closed"
+                logger.warning(
+                    "MCP session with %s broke (%s); the next call opens another", self.url, cause
+                )
 
     async def _initialize(self, session: ClientSession) -> None:
         try:
@@ -85,10 +196,13 @@ class McpTools:
         except MCPError as exc:
             if exc.code != UNAUTHORIZED_CODE:
                 raise
-            raise McpAuthError(
-                f"the MCP server at {self.url} refused this worker ({exc.message}); "
-                "MCP_AUTH_TOKEN must be the same for the workers and the MCP server"
-            ) from None
+            raise self._auth_error(exc.message) from None
+
+    def _auth_error(self, reason: str) -> McpAuthError:
+        return McpAuthError(
+            f"the MCP server at {self.url} refused this worker ({reason}); "
+            "MCP_AUTH_TOKEN must be the same for the workers and the MCP server"
+        )
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], meta: dict[str, Any], timeout_s: float
@@ -103,15 +217,19 @@ class McpTools:
 
     async def list_tools(self) -> list[Tool]:
         async with self.session() as session:
-            tools: list[Tool] = []
-            cursor: str | None = None
-            while True:
-                params = PaginatedRequestParams(cursor=cursor) if cursor else None
-                page = await session.list_tools(params=params)
-                tools += page.tools
-                cursor = page.next_cursor
-                if not cursor:
-                    return tools
+            return await self._list_all(session)
+
+    @staticmethod
+    async def _list_all(session: ClientSession) -> list[Tool]:
+        tools: list[Tool] = []
+        cursor: str | None = None
+        while True:
+            params = PaginatedRequestParams(cursor=cursor) if cursor else None
+            page = await session.list_tools(params=params)
+            tools += page.tools
+            cursor = page.next_cursor
+            if not cursor:
+                return tools
 
     async def prompt_text(self, name: str) -> str:
         async with self.session() as session:
