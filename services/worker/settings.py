@@ -35,6 +35,8 @@ class WorkerSettings(RedisSettings, McpAuthSettings):
     graceful_shutdown_s: float = Field(default=20, ge=0)
     max_concurrent_activities: int = Field(default=200, gt=0)
     session_turns_per_run: int = Field(default=100, gt=0)
+    # Run the session workflow in the SDK's sandbox (tests always do; see worker.session_runner).
+    workflow_sandbox: bool = False
     # Names this worker's code to Temporal; unset: a hash of the service code (worker.py).
     worker_build_id: str | None = None
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import redis.asyncio as aioredis
 from temporalio.client import Client
 from temporalio.contrib.opentelemetry import TracingInterceptor
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from services.common.bus import EventBus
@@ -34,6 +34,20 @@ from services.worker.settings import WorkerSettings
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(
     restrictions=SandboxRestrictions.default.with_passthrough_modules("logfire", "opentelemetry")
 )
+
+
+def session_runner(settings: WorkerSettings) -> WorkflowRunner:
+    """How the session workflow runs: by default outside the sandbox.
+
+    The sandbox re-executes the workflow's modules for every new instance (each new session,
+    continue-as-new or cache miss) and proxies every payload into it: about 20 ms of worker CPU
+    per new session's turn (docs/benchmarks.md). What it guards against (a clock, randomness or
+    I/O in workflow code) is checked where it costs nothing: every test that runs the session
+    workflow (tests/integration/worker) runs it in the SDK's default, sandboxed runner, which
+    fails on such a call, and the replay tests replay its histories. `WORKFLOW_SANDBOX=true`
+    turns it back on in production.
+    """
+    return WORKFLOW_RUNNER if settings.workflow_sandbox else UnsandboxedWorkflowRunner()
 
 
 def code_build_id() -> str:
@@ -110,7 +124,7 @@ async def build_worker(
         client,
         task_queue=queue,
         workflows=[SessionWorkflow],
-        workflow_runner=WORKFLOW_RUNNER,
+        workflow_runner=session_runner(settings),
         build_id=build_id,
         activities=[
             activities.converse,

@@ -57,3 +57,26 @@ def test_simulator_url_is_configurable_for_containers(monkeypatch: pytest.Monkey
     assert load_settings(WorkerSettings).mistral_url == "http://mistral-sim:8800"
     monkeypatch.setenv("MISTRAL_API_KEY", "k")
     assert load_settings(WorkerSettings).mistral_url == MISTRAL_API_URL
+
+
+def test_the_session_workflow_runs_outside_the_sandbox_unless_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from temporalio.worker import UnsandboxedWorkflowRunner
+    from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
+
+    from services.worker.worker import session_runner
+
+    monkeypatch.delenv("WORKFLOW_SANDBOX", raising=False)
+    assert isinstance(session_runner(load_settings(WorkerSettings)), UnsandboxedWorkflowRunner)
+    monkeypatch.setenv("WORKFLOW_SANDBOX", "true")
+    assert isinstance(session_runner(load_settings(WorkerSettings)), SandboxedWorkflowRunner)
+
+
+def test_the_build_id_names_the_code_and_can_be_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.worker.worker import code_build_id
+
+    assert code_build_id() == code_build_id()
+    assert code_build_id().startswith("durable-agents-")
+    monkeypatch.setenv("WORKER_BUILD_ID", "release-42")
+    assert load_settings(WorkerSettings).worker_build_id == "release-42"
