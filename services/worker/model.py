@@ -16,6 +16,7 @@ from mistralai.client import Mistral
 from mistralai.client.errors import MistralError
 from temporalio.exceptions import ApplicationError
 
+from services.worker import sdk_models
 from services.worker.settings import WorkerSettings
 
 
@@ -46,6 +47,7 @@ NON_RETRYABLE_STATUSES = frozenset({400, 401, 403, 404, 422})
 
 
 def make_client(settings: WorkerSettings) -> Mistral:
+    sdk_models.install()
     return Mistral(
         api_key=settings.mistral_key,
         server_url=settings.mistral_url,
