@@ -52,12 +52,13 @@ class DirectTurn:
 
 async def entry_agent(client: Mistral) -> tuple[str, int | None]:
     """The entry agent the platform registered (newest first: a re-registration wins)."""
-    agents = await client.beta.agents.list_async(page_size=100)
-    for agent in agents:
-        if agent.name == ENTRY_AGENT:
-            version = getattr(agent, "version", None)
-            return agent.id, version if isinstance(version, int) else None
-    raise RuntimeError(f"no {ENTRY_AGENT!r} on the simulator: run a platform turn first")
+    response = await client.beta.agents.list_pages_async(page_size=100, name=ENTRY_AGENT)
+    found = [a for a in (response.result.data if response else []) if a.name == ENTRY_AGENT]
+    if not found:
+        raise RuntimeError(f"no {ENTRY_AGENT!r} on the simulator: run a platform turn first")
+    agent = max(found, key=lambda a: a.created_at)
+    version = getattr(agent, "version", None)
+    return agent.id, version if isinstance(version, int) else None
 
 
 @asynccontextmanager

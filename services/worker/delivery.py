@@ -39,6 +39,32 @@ class _Queued:
     outcome: asyncio.Future[bool] | None
 
 
+def _joined(batch: list[_Queued]) -> list[tuple[BaseModel, str | None]]:
+    """The batch's events, with each run of posted deltas of one agent joined into one.
+
+    Only deltas that queued behind a batch on the wire meet here: an idle worker still sends
+    each at once. Joined, they carry the same text in order (clients concatenate deltas) and
+    the first one's `ts`, so every later hop (Redis, fan-out, each viewer) handles one event
+    where the model sent several.
+    """
+    out: list[tuple[BaseModel, str | None]] = []
+    for item in batch:
+        event = item.event
+        last = out[-1][0] if out else None
+        if (
+            isinstance(event, MessageDelta)
+            and isinstance(last, MessageDelta)
+            and item.outcome is None
+            and item.once is None
+            and out[-1][1] is None
+            and (last.turn_id, last.agent) == (event.turn_id, event.agent)
+        ):
+            out[-1] = (last.model_copy(update={"text": last.text + event.text}), None)
+        else:
+            out.append((event, item.once))
+    return out
+
+
 class StepPublisher:
     """One activity attempt's publisher of one session's events, tolerant of bus outages."""
 
@@ -92,7 +118,7 @@ class StepPublisher:
         if time.monotonic() < self._paused_until:
             self.gap_owed = True
             return False
-        events = [RawPublish.of(item.event, item.once) for item in batch]
+        events = [RawPublish.of(event, once) for event, once in _joined(batch)]
         if self.gap_owed:
             after = self.last_id or "0"
             gap = StreamGap(session_id=self.session_id, turn_id=self.turn_id, after=after)

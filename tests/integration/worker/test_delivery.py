@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
@@ -11,7 +12,7 @@ import redis.asyncio as aioredis
 
 from scripts.stack import servers
 from services.common.bus import EventBus, RawPublish
-from services.common.events import MessageDelta, ToolResult, parse_event
+from services.common.events import AgentHandoff, MessageDelta, ToolResult, parse_event
 from services.worker.delivery import StepPublisher
 
 
@@ -55,11 +56,16 @@ async def test_posted_deltas_go_in_order_in_fewer_round_trips_than_events(
 ) -> None:
     bus = CountingBus(redis, ttl_s=60)
     publish = publisher(bus)
-    for n in range(200):  # posted in one go, as a fast stream would: they queue up
+    publish.post(delta(publish, 0))
+    await asyncio.sleep(0)  # one turn of the loop: the sender takes the first delta alone
+    for n in range(1, 200):  # posted while it is on the wire, as a fast stream would
         publish.post(delta(publish, n))
     await publish.drain()
-    assert await logged(bus, publish.bus_key) == [str(n) for n in range(200)]
-    assert bus.round_trips < 10  # the first delta alone, then what queued behind it
+    texts = await logged(bus, publish.bus_key)
+    assert "".join(texts) == "".join(str(n) for n in range(200))  # every token, in order
+    assert texts[0] == "0"  # the first went alone, at once
+    assert len(texts) < 10  # what queued behind a batch on the wire went joined
+    assert bus.round_trips < 10
     assert publish.gap_after is None
 
 
@@ -75,8 +81,38 @@ async def test_a_waited_publish_lands_after_the_deltas_posted_before_it(
     )
     assert await publish(result, once="turn-1:c:tool.result")
     assert await publish(result, once="turn-1:c:tool.result")  # published once all the same
-    assert await logged(bus, publish.bus_key) == ["0", "1", "2", "3", "4", "tool.result"]
+    texts = await logged(bus, publish.bus_key)
+    assert "".join(texts[:-1]) == "01234"
+    assert texts[-1] == "tool.result"
     assert publish.last_id is not None
+
+
+async def test_deltas_join_only_within_one_agent_and_never_across_another_event(
+    redis: aioredis.Redis,
+) -> None:
+    bus = EventBus(redis, ttl_s=60)
+    publish = publisher(bus)
+    common = {"session_id": publish.session_id, "turn_id": publish.turn_id}
+    publish.post(MessageDelta(**common, text="a", agent="router"))
+    await asyncio.sleep(0)  # one turn of the loop: the sender takes "a" alone
+    publish.post(MessageDelta(**common, text="b", agent="router"))
+    publish.post(MessageDelta(**common, text="c", agent="router"))
+    publish.post(MessageDelta(**common, text="d", agent="coach"))
+    handoff = AgentHandoff(**common, from_agent="coach", to_agent="router")
+    waited = asyncio.create_task(publish(handoff))
+    await asyncio.sleep(0)  # the handoff is queued behind "d"
+    publish.post(MessageDelta(**common, text="e", agent="router"))
+    assert await waited
+    await publish.drain()
+    events = [parse_event(e.data) async for e in bus.read_after(publish.bus_key, None)]
+    seen = [(e.agent, e.text) if isinstance(e, MessageDelta) else e.type for e in events]
+    assert seen == [
+        ("router", "a"),
+        ("router", "bc"),
+        ("coach", "d"),
+        "agent.handoff",
+        ("router", "e"),
+    ]
 
 
 @pytest.fixture
