@@ -57,7 +57,7 @@ chaos: bootstrap ## the fault matrix (tests/chaos) on a local stack; writes docs
 e2e: bootstrap ## the e2e suite against docker compose when Docker runs, else a local stack
 	$(RUN) python -m scripts.e2e $(PYTEST_ARGS)
 
-bench: bootstrap ## benchmarks against a local stack (prints a table and JSON)
+bench: bootstrap ## benchmarks against a local stack: a table, the JSON, and figures in docs/bench
 	$(RUN) python -m scripts.bench
 
 up: ## docker compose up (the offline profile unless MISTRAL_API_KEY is set)

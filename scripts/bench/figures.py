@@ -21,6 +21,7 @@ import matplotlib.pyplot as plt  # after choosing the backend
 
 DPI = 110
 PLATFORM, DIRECT = "#1f6feb", "#8b949e"
+FANOUT_TARGET_P99_MS = 100
 COMPONENTS = ("workers", "temporal", "gateway", "redis", "mcp", "simulator", "client")
 
 
@@ -116,6 +117,7 @@ def _fanout(rows: list[dict[str, Any]], path: Path) -> Path:
     viewers = [row["viewers"] for row in rows]
     for stat, style in (("p50", "o-"), ("p99", "s--")):
         ax.plot(viewers, [row["lag_ms"][stat] for row in rows], style, color=PLATFORM, label=stat)
+    ax.axhline(FANOUT_TARGET_P99_MS, color="#cf222e", linestyle=":", label="target p99")
     ax.set_xscale("log")
     ax.set_xticks(viewers, [str(n) for n in viewers])
     ax.set_xlabel("viewers of one session")
