@@ -45,6 +45,25 @@ def summary(values: Sequence[float], digits: int = 1) -> dict[str, Any]:
     }
 
 
+def burst_figures(
+    n: int, wall: float, ttft_ms: list[float], turn_ms: list[float], errors: list[str]
+) -> dict[str, Any]:
+    """What both paths of a concurrency burst report, from their completed turns' times."""
+    return {
+        "sessions": n,
+        "turns_per_s": round(len(turn_ms) / wall, 2),
+        "errors": len(errors),
+        "error_samples": errors[:5],
+        "ttft_ms": summary(ttft_ms),
+        "turn_ms": summary(turn_ms, digits=0),
+        "seconds": round(wall, 1),
+        "samples": {
+            "ttft_ms": [round(v, 1) for v in ttft_ms],
+            "turn_ms": [round(v) for v in turn_ms],
+        },
+    }
+
+
 def iso_epoch(ts: str) -> float:
     """Seconds since the epoch of an event's `ts` (ISO 8601, ms precision, `Z`)."""
     return datetime.fromisoformat(ts).timestamp()

@@ -22,7 +22,7 @@ from typing import Any
 import psutil
 from mistralai.client import Mistral
 
-from scripts.bench.common import Gateway, stage_summary, summary
+from scripts.bench.common import Gateway, burst_figures, stage_summary
 from scripts.bench.direct import DirectPath, entry_agent, mcp_session
 from scripts.bench.direct import burst as direct_burst
 from scripts.bench.rawclient import RawGateway
@@ -92,28 +92,22 @@ async def platform_burst(
     finally:
         await gateway.aclose()
     ok = [t for t in turns if t.ok]
-    errors = [t.error or "no turn.completed" for t in turns if not t.ok]
+    figures = burst_figures(
+        n,
+        wall,
+        [t.ttft_ms for t in ok if t.ttft_ms is not None],
+        [(t.events[-1].at - t.started) * 1000.0 for t in ok if t.events],
+        [t.error or "no turn.completed" for t in turns if not t.ok],
+    )
     return {
-        "sessions": n,
-        "turns_per_s": round(len(ok) / wall, 2),
-        "errors": len(errors),
-        "error_samples": errors[:5],
+        **figures,
         "refused_then_retried": sender.retries,
         "queued": sum(1 for t in turns if any(e.event == "turn.queued" for e in t.events)),
-        "ttft_ms": summary([t.ttft_ms for t in ok if t.ttft_ms is not None]),
-        "turn_ms": summary(
-            [(t.events[-1].at - t.started) * 1000.0 for t in ok if t.events], digits=0
-        ),
         "ttft_stages_ms": stage_summary(ok),
         "cpu_ms_per_turn": CpuMeter.per_turn_ms(cpu_before, cpu_after, len(ok)),
         "rss_mb": {
             name: {"before": round(before[name] / 2**20, 1), "peak": round(peak[name] / 2**20, 1)}
             for name in pids
-        },
-        "seconds": round(wall, 1),
-        "samples": {
-            "ttft_ms": [round(t.ttft_ms, 1) for t in ok if t.ttft_ms is not None],
-            "turn_ms": [round((t.events[-1].at - t.started) * 1000.0) for t in ok if t.events],
         },
     }
 

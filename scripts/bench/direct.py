@@ -26,7 +26,7 @@ from mcp.types import RequestParamsMeta, TextContent
 from mistralai.client import Mistral
 from mistralai.client import models as m
 
-from scripts.bench.common import summary
+from scripts.bench.common import burst_figures
 
 ENTRY_AGENT = "router-agent"
 
@@ -152,20 +152,12 @@ async def burst(path: DirectPath, prompt: str, n: int) -> dict[str, Any]:
     turns = await asyncio.gather(*(path.turn(prompt, f"bench-direct-{i}") for i in range(n)))
     wall = time.perf_counter() - began
     ok = [t for t in turns if t.ok]
-    errors = [t.error or "no answer" for t in turns if not t.ok]
-    return {
-        "sessions": n,
-        "turns_per_s": round(len(ok) / wall, 2),
-        "errors": len(errors),
-        "error_samples": errors[:5],
-        "tool_calls": sum(t.tool_calls for t in turns),
-        "ttft_ms": summary([t.ttft_ms for t in ok if t.ttft_ms is not None]),
-        "turn_ms": summary(
-            [(t.ended - t.started) * 1000.0 for t in ok if t.ended is not None], digits=0
-        ),
-        "seconds": round(wall, 1),
-        "samples": {
-            "ttft_ms": [round(t.ttft_ms, 1) for t in ok if t.ttft_ms is not None],
-            "turn_ms": [round((t.ended - t.started) * 1000.0) for t in ok if t.ended is not None],
-        },
-    }
+    figures = burst_figures(
+        n,
+        wall,
+        [t.ttft_ms for t in ok if t.ttft_ms is not None],
+        [(t.ended - t.started) * 1000.0 for t in ok if t.ended is not None],
+        [t.error or "no answer" for t in turns if not t.ok],
+    )
+    figures["tool_calls"] = sum(t.tool_calls for t in turns)
+    return figures

@@ -49,6 +49,16 @@ def _save(fig: Any, path: Path) -> Path:
     return path
 
 
+def _counts_axis(ax: Any, counts: list[int], label: str) -> None:
+    """A log x axis ticked at the counts measured, a y axis from zero, a grid and the legend."""
+    ax.set_xscale("log")
+    ax.set_xticks(counts, [str(n) for n in counts])
+    ax.set_xlabel(label)
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend()
+
+
 def _throughput(rows: list[dict[str, Any]], path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(6.4, 4))
     sessions = [row["sessions"] for row in rows]
@@ -56,14 +66,9 @@ def _throughput(rows: list[dict[str, Any]], path: Path) -> Path:
         ax.plot(
             sessions, [row[side]["turns_per_s"] for row in rows], "o-", color=color, label=label
         )
-    ax.set_xscale("log")
-    ax.set_xticks(sessions, [str(n) for n in sessions])
-    ax.set_xlabel("sessions sending a turn at once")
+    _counts_axis(ax, sessions, "sessions sending a turn at once")
     ax.set_ylabel("turns per second")
-    ax.set_ylim(bottom=0)
     ax.set_title("Throughput: the platform against the direct path")
-    ax.grid(alpha=0.3)
-    ax.legend()
     return _save(fig, path)
 
 
@@ -118,12 +123,7 @@ def _fanout(rows: list[dict[str, Any]], path: Path) -> Path:
     for stat, style in (("p50", "o-"), ("p99", "s--")):
         ax.plot(viewers, [row["lag_ms"][stat] for row in rows], style, color=PLATFORM, label=stat)
     ax.axhline(FANOUT_TARGET_P99_MS, color="#cf222e", linestyle=":", label="target p99")
-    ax.set_xscale("log")
-    ax.set_xticks(viewers, [str(n) for n in viewers])
-    ax.set_xlabel("viewers of one session")
+    _counts_axis(ax, viewers, "viewers of one session")
     ax.set_ylabel("lag from publish to viewer, ms")
-    ax.set_ylim(bottom=0)
     ax.set_title("Fan-out lag")
-    ax.grid(alpha=0.3)
-    ax.legend()
     return _save(fig, path)
