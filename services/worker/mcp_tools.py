@@ -208,12 +208,22 @@ class McpTools:
         self, name: str, arguments: dict[str, Any], meta: dict[str, Any], timeout_s: float
     ) -> CallToolResult:
         async with self.session() as session:
-            return await session.call_tool(
-                name,
-                arguments,
-                read_timeout_seconds=timeout_s,
-                meta=cast(RequestParamsMeta, meta),
-            )
+            try:
+                return await session.call_tool(
+                    name,
+                    arguments,
+                    read_timeout_seconds=timeout_s,
+                    meta=cast(RequestParamsMeta, meta),
+                )
+            except RuntimeError as exc:
+                # The SDK checks each result against the output schema this session listed;
+                # a server redeployed since may have changed it. List again, so the retry
+                # (the activity's, with the same idempotency key) checks the current schema.
+                await self._list_all(session)
+                raise McpUnavailable(
+                    f"the MCP server's answer from {name} did not match the tool as listed "
+                    f"({exc}); the listing was refreshed"
+                ) from exc
 
     async def list_tools(self) -> list[Tool]:
         async with self.session() as session:

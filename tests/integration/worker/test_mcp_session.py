@@ -251,3 +251,29 @@ async def test_a_session_whose_writer_stopped_is_replaced(
         await tools.call_tool("daily_progress", QUERY, dict(user.meta()), 30)
     assert sent["notifications/cancelled"] == 1
     assert sent["initialize"] == 2
+
+
+async def test_a_stale_output_schema_is_listed_again_and_the_retry_succeeds(
+    tmp_path: Path,
+) -> None:
+    """A pooled session keeps the output schemas it listed; a server redeployed with another
+    schema must not fail every later call: the failed one lists again, the retry passes."""
+    settings = McpServerSettings(
+        database_url=f"sqlite:///{tmp_path / 'diary.db'}", mcp_auth_token=SecretStr(MCP_TEST_TOKEN)
+    )
+    user = User.fresh()
+    async with (
+        serve(create_app(settings, telemetry=False)) as base_url,
+        worker_mcp(f"{base_url}/mcp") as tools,
+    ):
+        await tools.call_tool("daily_progress", QUERY, dict(user.meta()), 10)
+        async with tools.session() as session:  # as if listed before a redeploy
+            session._tool_output_schemas["daily_progress"] = {
+                "type": "object",
+                "required": ["a_field_the_new_server_dropped"],
+            }
+            session._tool_output_validators.pop("daily_progress", None)
+        with pytest.raises(McpUnavailable, match="did not match the tool as listed"):
+            await tools.call_tool("daily_progress", QUERY, dict(user.meta()), 10)
+        result = await tools.call_tool("daily_progress", QUERY, dict(user.meta()), 10)
+        assert data_of(result)["entries"] == []
