@@ -28,11 +28,24 @@ class ChatError(Exception):
 
 
 class Unavailable(ChatError):
-    """A 503: Temporal or Redis is down or slow. Sent again with the same Idempotency-Key, the
-    message runs at most once whether or not the first try was queued."""
+    """A 503 (Temporal or Redis down or slow) or a 429 (the platform at capacity, or a limit of
+    this key or session). Sent again with the same Idempotency-Key, after the `Retry-After` the
+    gateway gave, the message runs at most once whether or not the first try was queued."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 RETRYABLE = (httpx2.TransportError, httpx2.RemoteProtocolError, Unavailable)
+
+
+def retry_after(value: str | None) -> float | None:
+    """`Retry-After` in seconds (the gateway sends seconds), capped so the chat stays alive."""
+    try:
+        return min(max(float(value), 0.0), 60.0) if value else None
+    except ValueError:
+        return None
 
 
 @dataclass
@@ -83,12 +96,16 @@ class ChatClient:
             except RETRYABLE as exc:
                 if attempt == retries:
                     raise
+                pause = min(0.2 * 2**attempt, 3.0)
                 if isinstance(exc, Unavailable):
-                    self._note(f"the gateway is unavailable ({exc}); sending again")
+                    pause = exc.retry_after if exc.retry_after is not None else pause
+                    self._note(f"the gateway answered {exc}; sending again in {pause:g} s")
                 else:
                     self._note(f"connection lost ({type(exc).__name__}); resuming")
+            else:
+                pause = min(0.2 * 2**attempt, 3.0)
             turn.resumes += 1
-            time.sleep(min(0.2 * 2**attempt, 3.0))
+            time.sleep(pause)
         return turn
 
     def _post(self, text: str, key: str, turn: Turn) -> None:
@@ -118,8 +135,10 @@ class ChatClient:
                 detail = problem.get("detail") or problem.get("title")
             except ValueError:
                 detail = response.text
-            error = Unavailable if response.status_code == 503 else ChatError
-            raise error(f"{response.status_code}: {detail}")
+            message = f"{response.status_code}: {detail}"
+            if response.status_code in (429, 503):
+                raise Unavailable(message, retry_after(response.headers.get("retry-after")))
+            raise ChatError(message)
 
     def _relay(self, response: httpx2.Response, turn: Turn) -> None:
         for frame in parse_sse(response.iter_lines()):
