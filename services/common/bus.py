@@ -56,6 +56,7 @@ class RawPublish:
 
     @classmethod
     def of(cls, event: BaseModel, once: str | None = None) -> RawPublish:
+        # Every vocabulary model has a `type`.
         return cls(str(getattr(event, "type")), event.model_dump_json(), once)  # noqa: B009
 
 
@@ -159,8 +160,8 @@ class EventBus:
         `once`: a key, unique in the session, that makes the publish idempotent for as long as
         the log lives: a second publish with it publishes nothing and returns the first's id.
         """
-        event_type = str(getattr(event, "type"))  # noqa: B009 - every vocabulary model has one
-        return await self.publish_raw(session_id, event_type, event.model_dump_json(), once=once)
+        raw = RawPublish.of(event, once)
+        return await self.publish_raw(session_id, raw.type, raw.data, once=once)
 
     async def publish_raw(
         self, session_id: str, event_type: str, data: str, *, once: str | None = None

@@ -6,6 +6,7 @@ their own (see `roster_task_queue`), polled by a small second Worker in the same
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -50,12 +51,14 @@ def session_runner(settings: WorkerSettings) -> WorkflowRunner:
     return WORKFLOW_RUNNER if settings.workflow_sandbox else UnsandboxedWorkflowRunner()
 
 
+@functools.cache
 def code_build_id() -> str:
     """The worker's build id: a hash of this repository's service code.
 
     Without one, `Worker()` hashes the bytecode of every loaded module (seconds of CPU at each
     start, which restarts and scale-ups wait on). Only our own code decides what a workflow
-    does; the SDK's version is in the lock file, so a hash of both names the build.
+    does; the SDK's version is in the lock file, so a hash of both names the build. Worked out
+    once per process: every worker the process builds shares it.
     """
     root = Path(__file__).resolve().parents[2]
     digest = hashlib.sha256()
