@@ -138,11 +138,11 @@ class NutritionDiary:
 
     async def set_goals(self, caller: CallerIdentity, query: str) -> GoalSettingResult:
         _check_length(query)
-        try:
-            update = parse_goals(query)
+        day = self._today(caller)
+        try:  # the current goals: "30% protein" is a share of the calorie goal
+            update = parse_goals(query, await self.store.goals_on(caller.user, day))
         except ValueError as exc:
             raise DiaryInputError(str(exc)) from exc
-        day = self._today(caller)
         goals = await self.store.set_goals(caller.user, day, update, self.clock())
         updated = [name for name, value in update.as_dict().items() if value is not None]
         return GoalSettingResult(date=day, updated=updated, goals=GoalValues.of(goals))

@@ -15,7 +15,7 @@ def normalize(text: str) -> str:
     text = text.lower().replace("\u2019", "'").replace("\u2013", "-").replace("\u2014", "-")
     for symbol, ascii_form in _UNICODE_FRACTIONS.items():
         text = text.replace(symbol, ascii_form)
-    text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)  # 2,000 -> 2000
+    text = re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", text)  # 2,000 (and 2,000kcal) -> 2000
     text = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", text)  # whole-wheat -> whole wheat
     return text
 

@@ -203,3 +203,18 @@ async def test_a_retried_food_log_with_the_same_key_logs_once(mcp_server: McpSer
     assert other["day_totals"]["calories_kcal"] == round(
         first["day_totals"]["calories_kcal"] + 143, 1
     )
+
+
+async def test_kcal_goals_and_percent_macros_of_the_current_calorie_goal(
+    mcp_server: McpServerProcess,
+) -> None:
+    user = User.fresh()
+    async with mcp_session(mcp_server.url) as session:
+        kcal = await call(session, "goal_setting", "Set my calorie goal to 2000 kcal", user)
+        share = await call(session, "goal_setting", "30% protein and 1,800kcal", user)
+        later = await call(session, "goal_setting", "fat 25%", user)
+    assert not kcal.is_error, text_of(kcal)
+    assert data_of(kcal)["goals"]["calories_kcal"] == 2000
+    assert data_of(share)["goals"]["calories_kcal"] == 1800
+    assert data_of(share)["goals"]["protein_g"] == 135  # 30 % of 1800 kcal at 4 kcal/g
+    assert data_of(later)["goals"]["fat_g"] == 50  # 25 % of the stored 1800 kcal at 9 kcal/g
