@@ -12,6 +12,7 @@ import uvloop
 
 from services.common.settings import load_settings
 from services.common.telemetry import setup_telemetry
+from services.worker.roster import load_teams
 from services.worker.settings import WorkerSettings
 from services.worker.worker import build_worker, connect_temporal
 
@@ -20,6 +21,8 @@ log = logging.getLogger("services.worker")
 
 async def main() -> None:
     settings = load_settings(WorkerSettings)
+    # A bad team file stops the worker here, with one line, before any connection is tried.
+    load_teams(settings.agent_teams_dir, settings.team_variable)
     setup_telemetry("worker", httpx=True, redis=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -28,8 +28,8 @@ from services.common.events import EVENT_ADAPTER, ToolResult, TurnRetry, TurnSta
 from services.worker.agents import register_team
 from services.worker.converse import run_step
 from services.worker.delivery import StepPublisher
-from services.worker.mcp_tools import McpTools
-from services.worker.roster import TEAMS, Team
+from services.worker.mcp_servers import McpServers
+from services.worker.roster import Team
 from services.worker.settings import WorkerSettings
 from services.worker.steps import (
     ConverseInput,
@@ -81,11 +81,11 @@ def tool_result_once(turn_id: str, call_id: str) -> str:
     return f"{turn_id}:{call_id}:tool.result"
 
 
-def known_team(name: str) -> Team:
-    team = TEAMS.get(name)
+def known_team(mcp: McpServers, name: str) -> Team:
+    team = mcp.teams.get(name)
     if team is None:
         raise ApplicationError(
-            f"unknown agent team {name!r}; known: {sorted(TEAMS)}",
+            f"unknown agent team {name!r}; known: {mcp.teams.names()}",
             type=ActivityErrors.UNKNOWN_TEAM,
             non_retryable=True,
         )
@@ -98,7 +98,7 @@ class SessionActivities:
         settings: WorkerSettings,
         bus: EventBus,
         mistral: Mistral,
-        mcp: McpTools,
+        mcp: McpServers,
         temporal: Client | None = None,
     ) -> None:
         self.settings = settings
@@ -179,11 +179,11 @@ class SessionActivities:
         try:
             async with heartbeating():
                 result = await asyncio.wait_for(
-                    self.mcp.call_tool(call.name, arguments, meta, timeout), timeout
+                    self.mcp.call_tool(request, arguments, meta, timeout), timeout
                 )
         except (httpx2.HTTPError, OSError, TimeoutError, ExceptionGroup) as exc:
             raise ApplicationError(
-                f"MCP server {self.settings.mcp_server_url} failed on {call.name}: "
+                f"MCP server {self.mcp.label(request)} failed on {call.name}: "
                 f"{type(exc).__name__}: {exc}",
                 type=ActivityErrors.TOOL_UNAVAILABLE,
             ) from exc
@@ -201,7 +201,7 @@ class SessionActivities:
     @activity.defn
     async def register_team(self, request: RosterRequest) -> Roster:
         """Create or update the team's agents on Mistral (run by the singleton roster workflow)."""
-        team = known_team(request.team)
+        team = known_team(self.mcp, request.team)
         roster = await register_team(
             self.mistral,
             self.mcp,
@@ -218,7 +218,7 @@ class SessionActivities:
     async def resolve_roster(self, request: RosterRequest) -> Roster:
         """The team as registered: through the roster workflow, so concurrent sessions never
         register twice; cached briefly per process."""
-        known_team(request.team)
+        known_team(self.mcp, request.team)
         # Agents belong to one Mistral endpoint: never share a registration between two.
         origin = hashlib.sha256(self.settings.mistral_url.encode()).hexdigest()[:10]
         cached = None if request.refresh else self._rosters.get(request.team)

@@ -1,8 +1,9 @@
 """Registering a team on Mistral, idempotently.
 
-Each agent's spec is resolved at run time (instructions from its MCP prompt, function tools from
-MCP `list_tools`) and hashed; the hash lives in the agent's metadata. An agent whose hash matches
-is left alone; a changed spec updates it (Mistral makes a new version); a missing one is created.
+Each agent's spec is resolved at run time (instructions from its MCP prompt and the team file,
+function tools from its servers' `list_tools`: team_tools.py) and hashed; the hash lives in the
+agent's metadata. An agent whose hash matches is left alone; a changed spec updates it (Mistral
+makes a new version); a missing one is created.
 Handoffs need the other agents' ids, so they are set in a second pass, together with the hash,
 which therefore only lands once an agent is complete. Concurrency is handled by the caller: the
 roster workflow runs this for one team at a time (see roster_workflow.py).
@@ -15,13 +16,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from mcp.types import Tool
 from mistralai.client import Mistral
 from mistralai.client import models as m
 
-from services.worker.mcp_tools import McpTools
-from services.worker.roster import BUILTIN_TOOLS, AgentSpec, Team
+from services.worker.mcp_servers import McpServers
+from services.worker.roster import AgentSpec, Team
 from services.worker.steps import AgentRef, Roster
+from services.worker.team_tools import TeamTools, list_team_tools
 
 METADATA_TEAM = "durable_agents_team"
 METADATA_HASH = "durable_agents_spec"
@@ -50,49 +51,33 @@ class ResolvedAgent:
         return hashlib.sha256(canonical.encode()).hexdigest()[:20]
 
 
-def tool_definition(name: str, mcp_tools: dict[str, Tool]) -> dict[str, Any]:
-    if name in BUILTIN_TOOLS:
-        return {"type": name}
-    tool = mcp_tools.get(name)
-    if tool is None:
-        raise LookupError(f"the MCP server offers no tool named {name!r}")
-    return {
-        "type": "function",
-        "function": {
-            "name": tool.name,
-            "description": tool.description or "",
-            "parameters": tool.input_schema,
-        },
-    }
+async def instructions_of(spec: AgentSpec, team: Team, servers: McpServers) -> str:
+    """The MCP prompt's text, the inline instructions, or the prompt's text followed by them."""
+    parts = []
+    if spec.prompt is not None:
+        parts.append(await servers.prompt_text(team.name, spec.prompt))
+    if spec.instructions is not None:
+        parts.append(spec.instructions.strip())
+    return "\n\n".join(parts)
 
 
 async def resolve_team(
-    team: Team, mcp: McpTools, model: str, mcp_tools: dict[str, Tool]
+    team: Team, servers: McpServers, model: str, tools: TeamTools
 ) -> list[ResolvedAgent]:
     resolved = []
-    for spec in team.agents:
-        instructions = await mcp.prompt_text(spec.prompt)
-        tools = [tool_definition(name, mcp_tools) for name in spec.tools]
-        resolved.append(ResolvedAgent(spec, model, instructions, tools))
+    for spec in team.agents.values():
+        instructions = await instructions_of(spec, team, servers)
+        definitions = [tool.definition for tool in tools.for_agent(spec)]
+        resolved.append(
+            ResolvedAgent(spec, team.agent_model(spec, model), instructions, definitions)
+        )
     return resolved
 
 
-def approval_tools(team: Team, wanted: list[str], mcp_tools: dict[str, Tool]) -> list[str]:
-    """The team's MCP tools that need approval: named ones, or every writing one for "writes"."""
-    names = {name for spec in team.agents for name in spec.tools if name not in BUILTIN_TOOLS}
-    if "writes" in wanted:
-        return sorted(name for name in names if name in mcp_tools and writes(mcp_tools[name]))
-    return sorted(names & set(wanted))
-
-
-def writes(tool: Tool) -> bool:
-    """MCP's default for a tool without annotations is "may write"."""
-    return not (tool.annotations is not None and tool.annotations.read_only_hint)
-
-
 async def existing_agents(client: Mistral, team: Team) -> dict[str, m.Agent]:
-    """The team's agents already on Mistral, by name (the newest when names repeat)."""
-    names = {spec.name for spec in team.agents}
+    """The team's agents already on Mistral, by name (the newest when names repeat). An agent
+    of the same name that another team registered is not this team's."""
+    names = set(team.agents)
     found: dict[str, m.Agent] = {}
     token: str | None = None
     while True:
@@ -101,7 +86,8 @@ async def existing_agents(client: Mistral, team: Team) -> dict[str, m.Agent]:
             return found
         page = response.result
         for agent in page.data:
-            if agent.name in names:
+            owner = (agent.metadata or {}).get(METADATA_TEAM)
+            if agent.name in names and owner in (None, team.name):
                 current = found.get(agent.name)
                 if current is None or agent.created_at > current.created_at:
                     found[agent.name] = agent
@@ -111,10 +97,12 @@ async def existing_agents(client: Mistral, team: Team) -> dict[str, m.Agent]:
 
 
 async def register_team(
-    client: Mistral, mcp: McpTools, team: Team, model: str, wanted_approvals: list[str]
+    client: Mistral, servers: McpServers, team: Team, model: str, wanted_approvals: list[str]
 ) -> Roster:
-    mcp_tools = {tool.name: tool for tool in await mcp.list_tools()}
-    resolved = await resolve_team(team, mcp, model, mcp_tools)
+    """Create or update the team's agents; `model` is the default of agents whose file names
+    none, `wanted_approvals` the worker's APPROVAL_TOOLS."""
+    tools = TeamTools(team, await list_team_tools(team, servers))
+    resolved = await resolve_team(team, servers, model, tools)
     current = await existing_agents(client, team)
     ids: dict[str, str] = {}
     stale: list[ResolvedAgent] = []
@@ -149,11 +137,15 @@ async def register_team(
         )
         versions[agent.spec.name] = updated.version
     refs = [AgentRef(a.spec.name, ids[a.spec.name], versions.get(a.spec.name)) for a in resolved]
-    team_hash = hashlib.sha256("".join(a.spec_hash for a in resolved).encode()).hexdigest()[:20]
+    approvals = tools.approvals(wanted_approvals)
+    routes = tools.routes()
+    # A new version whenever what the agents are or what a call does changes.
+    canonical = json.dumps([[a.spec_hash for a in resolved], approvals, routes], sort_keys=True)
     return Roster(
         team=team.name,
         entry=next(ref for ref in refs if ref.name == team.entry),
         agents=refs,
-        spec_hash=team_hash,
-        approval_tools=approval_tools(team, wanted_approvals, mcp_tools),
+        spec_hash=hashlib.sha256(canonical.encode()).hexdigest()[:20],
+        approval_tools=approvals,
+        tools=routes,
     )

@@ -1,7 +1,7 @@
-"""The MCP side: tool calls, tool listings and prompts over streamable HTTP.
+"""The MCP side: tool calls, tool listings and prompts, over streamable HTTP or stdio.
 
-ONE MCP session per worker process, shared by every call. A new session costs an `initialize`
-and, because mcp 2.x validates each tool result against the tool's output schema, a
+ONE MCP session per server per worker process, shared by every call. A new session costs an
+`initialize` and, because mcp 2.x validates each tool result against the tool's output schema, a
 `tools/list` and a schema compile: measured at 5x the worker CPU of a call on a reused session.
 
 anyio's cancel scopes belong to the task that entered them, so one owner task opens the session,
@@ -10,9 +10,11 @@ When the session breaks (the server is down or restarted: the SDK ends the whole
 transport error), calls in flight fail at once with `McpUnavailable` and the next call opens a
 new session, one for all the callers waiting on it.
 
-Every request carries the MCP server's shared secret (`Authorization: Bearer`), set once on ONE
-HTTP client. The token lives only in this process: not in activity inputs, events or history,
-and neither httpx nor its telemetry records request headers.
+Over HTTP every request carries the server's headers (the NutriSense server's shared secret,
+`Authorization: Bearer`), set once on ONE HTTP client. They live only in this process: not in
+activity inputs, events or history, and neither httpx nor its telemetry records request headers.
+Over stdio the server is a child process (`StdioTransport`): when it dies its session ends like
+a broken HTTP one, and the next call starts it again.
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ import asyncio
 import contextvars
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, cast
 
 import httpx2
 from mcp import ClientSession, MCPError
+from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.jsonrpc_dispatcher import JSONRPCDispatcher
 from mcp.types import (
@@ -100,21 +103,64 @@ def _leaf(error: BaseException) -> BaseException:
     return error
 
 
-class McpTools:
-    def __init__(self, url: str, *, auth_token: SecretStr | None, timeout_s: float = 30.0) -> None:
-        """`auth_token` is required to be named: None only for a server run with auth disabled."""
+class HttpTransport:
+    """Streamable HTTP through ONE client that carries the server's headers."""
+
+    def __init__(self, url: str, headers: dict[str, str], timeout_s: float) -> None:
         self.url = url
-        headers = {}
-        if auth_token is not None:
-            headers["Authorization"] = f"Bearer {auth_token.get_secret_value()}"
-        else:
-            logger.warning(
-                "MCP_AUTH_TOKEN is not set: MCP requests go without credentials, and the MCP "
-                "server refuses them unless it runs with MCP_AUTH_DISABLED=true"
-            )
+        # Messages name the server without what a URL may carry (a token in its query).
+        self.label = url.split("?", 1)[0]
         self._http = httpx2.AsyncClient(
             headers=headers, timeout=httpx2.Timeout(timeout_s, connect=5.0)
         )
+
+    def open(self) -> AbstractAsyncContextManager[Any]:
+        return streamable_http_client(self.url, http_client=self._http, terminate_on_close=False)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
+class StdioTransport:
+    """A child process the session starts, over its stdin and stdout (stderr: the worker's)."""
+
+    def __init__(self, params: StdioServerParameters, label: str) -> None:
+        self.params = params
+        self.label = label
+
+    def open(self) -> AbstractAsyncContextManager[Any]:
+        return stdio_client(self.params)
+
+    async def aclose(self) -> None:
+        return None
+
+
+Transport = HttpTransport | StdioTransport
+
+
+class McpTools:
+    def __init__(
+        self,
+        url: str = "",
+        *,
+        auth_token: SecretStr | None = None,
+        timeout_s: float = 30.0,
+        transport: Transport | None = None,
+    ) -> None:
+        """The NutriSense server at `url` with its shared secret (None only for a server run
+        with auth disabled), or any server through `transport`."""
+        if transport is None:
+            headers = {}
+            if auth_token is not None:
+                headers["Authorization"] = f"Bearer {auth_token.get_secret_value()}"
+            else:
+                logger.warning(
+                    "MCP_AUTH_TOKEN is not set: MCP requests go without credentials, and the "
+                    "MCP server refuses them unless it runs with MCP_AUTH_DISABLED=true"
+                )
+            transport = HttpTransport(url, headers, timeout_s)
+        self.transport = transport
+        self.url = transport.label
         self._live: _Live | None = None
         self._closed = False
 
@@ -128,7 +174,7 @@ class McpTools:
             _, pending = await asyncio.wait([live.task], timeout=CLOSE_TIMEOUT_S)
             for task in pending:
                 task.cancel()
-        await self._http.aclose()
+        await self.transport.aclose()
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[ClientSession]:
@@ -170,9 +216,7 @@ class McpTools:
         """The owner task: open, publish, and hold the session until told to stop or it breaks."""
         try:
             async with (
-                streamable_http_client(
-                    self.url, http_client=self._http, terminate_on_close=False
-                ) as (read, write),
+                self.transport.open() as (read, write),
                 ClientSession(dispatcher=_Dispatcher(read, write, live)) as session,
             ):
                 await self._initialize(session)

@@ -99,6 +99,8 @@ class TurnTools:
                 tenant_id=self.start.tenant_id,
                 user_id=self.start.user_id,
                 timezone=self.start.timezone,
+                team=roster.team,
+                tool=roster.tools.get(call.name),
             ),
             start_to_close_timeout=timedelta(seconds=roster.tool_timeout_s + 10),
             heartbeat_timeout=HEARTBEAT,

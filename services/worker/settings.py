@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from pydantic import Field, SecretStr, field_validator
 
 from services.common.settings import RedisSettings
@@ -9,6 +12,8 @@ from services.mcp_server.settings import McpAuthSettings
 
 MISTRAL_API_URL = "https://api.mistral.ai"
 SIMULATOR_URL = "http://127.0.0.1:8800"
+# The repository's teams/ (in the image: /app/teams), wherever the worker is started from.
+DEFAULT_TEAMS_DIR = Path(__file__).resolve().parents[2] / "teams"
 
 
 class WorkerSettings(RedisSettings, McpAuthSettings):
@@ -23,7 +28,9 @@ class WorkerSettings(RedisSettings, McpAuthSettings):
     mistral_server_url: str | None = None
     mistral_simulator_url: str = SIMULATOR_URL
     mcp_server_url: str = "http://127.0.0.1:9000/mcp"
-    # The model every roster agent runs on (the cookbook's).
+    # One YAML file per agent team (services/worker/roster.py).
+    agent_teams_dir: Path = DEFAULT_TEAMS_DIR
+    # The model of every agent whose team file names none (the cookbook's).
     agent_model: str = "mistral-medium-2505"
     # MCP tools that wait for a person's approval before they run (comma list; "" = none).
     approval_tools: str = ""
@@ -64,3 +71,18 @@ class WorkerSettings(RedisSettings, McpAuthSettings):
     @property
     def uses_simulator(self) -> bool:
         return self.mistral_api_key is None
+
+    def team_variable(self, name: str) -> str | None:
+        """What `${NAME}` in a team file reads: the environment, except for the settings this
+        worker reads itself, which come as it resolved them (defaults, a token read from
+        MCP_AUTH_TOKEN_FILE, values handed to it in code)."""
+        own = {
+            "MCP_SERVER_URL": lambda: self.mcp_server_url,
+            "AGENT_MODEL": lambda: self.agent_model,
+            "MCP_AUTH_TOKEN": self._token_text,
+        }.get(name)
+        return own() if own is not None else os.environ.get(name)
+
+    def _token_text(self) -> str | None:
+        token = self.mcp_auth_secret()
+        return token.get_secret_value() if token is not None else None

@@ -34,6 +34,8 @@ class Roster:
     tool_timeout_s: float = 30.0
     # A session continues as new after this many turns (or sooner, when Temporal suggests it).
     turns_per_run: int = 100
+    # Function name (as the model calls it) -> `server/tool` of the team's MCP servers.
+    tools: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -138,6 +140,10 @@ class ToolInput:
     tenant_id: str
     user_id: str
     timezone: str | None = None
+    # The session's team and the call's `server/tool` (Roster.tools); None in sessions started
+    # before teams were files (services/worker/mcp_servers.py routes those).
+    team: str | None = None
+    tool: str | None = None
 
 
 @dataclass

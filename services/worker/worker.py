@@ -22,7 +22,8 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from services.common.bus import EventBus
 from services.common.redis_options import connection_options
 from services.worker.activities import SessionActivities, roster_task_queue
-from services.worker.mcp_tools import McpTools
+from services.worker.catalog import publishing_teams
+from services.worker.mcp_servers import McpServers
 from services.worker.model import make_client, warm_up
 from services.worker.roster_workflow import RosterWorkflow
 from services.worker.session_workflow import SessionWorkflow
@@ -100,15 +101,15 @@ async def build_worker(
     mistral = make_client(settings)
     warm_up(mistral)
     stack.push_async_callback(mistral.__aexit__, None, None, None)
-    mcp = McpTools(
-        settings.mcp_server_url,
-        auth_token=settings.mcp_auth_secret(),
-        timeout_s=settings.tool_timeout_s,
-    )
+    # The team files, checked before anything runs: a bad one stops the worker (one line).
+    mcp = McpServers.from_settings(settings)
     stack.push_async_callback(mcp.aclose)
     # The log's limits as the operator set them: the worker publishes almost every event.
     bus = EventBus(redis, maxlen=settings.event_log_maxlen, ttl_s=settings.event_log_ttl_s)
     activities = SessionActivities(settings, bus, mistral, mcp, client)
+    await stack.enter_async_context(
+        publishing_teams(redis, mcp, settings.agent_model, settings.approval_tool_names)
+    )
     queue = task_queue or settings.temporal_task_queue
     build_id = settings.worker_build_id or code_build_id()
     roster_worker = Worker(

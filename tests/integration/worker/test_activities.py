@@ -12,7 +12,7 @@ from temporalio.testing import ActivityEnvironment
 from services.common.bus import EventBus
 from services.common.sessions import bus_key
 from services.worker.activities import SessionActivities
-from services.worker.mcp_tools import McpTools
+from services.worker.mcp_servers import McpServers
 from services.worker.model import make_client
 from services.worker.settings import WorkerSettings
 from services.worker.steps import FunctionCall, PublishInput, StepContext, ToolInput
@@ -24,11 +24,7 @@ async def test_a_retried_attempt_does_not_publish_its_event_twice(
     settings = make_settings()
     redis = aioredis.from_url(redis_url)
     bus = EventBus(redis)
-    mcp = McpTools(
-        settings.mcp_server_url,
-        auth_token=settings.mcp_auth_secret(),
-        timeout_s=settings.tool_timeout_s,
-    )
+    mcp = McpServers.from_settings(settings)
     activities = SessionActivities(settings, bus, make_client(settings), mcp)
     sid = f"s-{uuid.uuid4().hex[:12]}"
     key = bus_key("t1", sid)

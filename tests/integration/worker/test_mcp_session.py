@@ -23,7 +23,8 @@ from scripts.stack.processes import ManagedProcess, apoll, http_ok
 from services.mcp_server.app import create_app
 from services.mcp_server.settings import McpServerSettings
 from services.worker.activities import ActivityErrors, SessionActivities
-from services.worker.mcp_tools import McpAuthError, McpTools, McpUnavailable
+from services.worker.mcp_servers import McpServers
+from services.worker.mcp_tools import HttpTransport, McpAuthError, McpTools, McpUnavailable
 from services.worker.steps import FunctionCall, StepContext, ToolInput
 from tests.fixtures.mcp_server import MCP_TEST_TOKEN, McpServerProcess, start_mcp_server
 from tests.fixtures.worker import worker_settings
@@ -72,7 +73,8 @@ def sent_methods(tools: McpTools) -> Counter[str]:
         if request.method == "POST":
             counts[json.loads(request.content).get("method", "")] += 1
 
-    tools._http.event_hooks["request"].append(on_request)
+    assert isinstance(tools.transport, HttpTransport)
+    tools.transport._http.event_hooks["request"].append(on_request)
     return counts
 
 
@@ -93,7 +95,9 @@ def tool_call_activity(tools: McpTools, user: User) -> Callable[[], Any]:
         sim_url="http://127.0.0.1:1",
         mcp_url=tools.url,
     )
-    activities = SessionActivities(settings, cast(Any, None), cast(Any, None), tools)
+    servers = McpServers.from_settings(settings)
+    servers.use("nutrisense", "nutrisense", tools)
+    activities = SessionActivities(settings, cast(Any, None), cast(Any, None), servers)
     context = StepContext(bus_key="unused", session_id="s", turn_id="turn_1", step=1)
     call = FunctionCall("call_1", "daily_progress", json.dumps(QUERY))
     request = ToolInput(context=context, call=call, tenant_id=user.tenant_id, user_id=user.user_id)

@@ -8,14 +8,20 @@ from typing import Any
 
 import pytest
 from mistralai.client import Mistral
-from pydantic import SecretStr
 from temporalio.client import Client
 
 from services.worker.agents import METADATA_HASH, register_team
-from services.worker.mcp_tools import McpTools
-from services.worker.roster import NUTRISENSE
+from services.worker.mcp_servers import McpServers
+from services.worker.roster import Team
+from services.worker.settings import WorkerSettings
 from tests.fixtures.mistral_sim import MistralSim, start_mistral_sim
 from tests.fixtures.worker import running_worker
+
+
+def nutrisense(servers: McpServers) -> Team:
+    team = servers.teams.get("nutrisense")
+    assert team is not None
+    return team
 
 
 @pytest.fixture
@@ -49,19 +55,22 @@ async def test_concurrent_session_starts_register_the_team_once(
             assert events[-1].type == "turn.completed"
     agents = await all_agents(fresh_sim)
     names = sorted(agent.name for agent in agents)
-    assert names == sorted(spec.name for spec in NUTRISENSE.agents)
+    assert names == sorted(nutrisense(McpServers.from_settings(settings)).agents)
 
 
-async def test_registration_is_idempotent_and_a_changed_spec_makes_new_versions(
-    fresh_sim: MistralSim, mcp_server: Any
+async def test_registration_is_idempotent_and_a_changed_file_makes_new_versions(
+    fresh_sim: MistralSim, make_settings: Callable[..., WorkerSettings]
 ) -> None:
-    mcp = McpTools(mcp_server.url, auth_token=SecretStr(mcp_server.token))
+    mcp = McpServers.from_settings(make_settings())
+    team = nutrisense(mcp)
+    # The team file with another model: what a changed file reads as.
+    edited = team.model_copy(update={"model": "mistral-small-latest"})
     try:
         async with Mistral(api_key="k", server_url=fresh_sim.url) as client:
-            first = await register_team(client, mcp, NUTRISENSE, "mistral-medium-2505", [])
-            again = await register_team(client, mcp, NUTRISENSE, "mistral-medium-2505", [])
+            first = await register_team(client, mcp, team, "unused-default", [])
+            again = await register_team(client, mcp, team, "unused-default", [])
             assert again == first
-            changed = await register_team(client, mcp, NUTRISENSE, "mistral-small-latest", [])
+            changed = await register_team(client, mcp, edited, "unused-default", [])
     finally:
         await mcp.aclose()
     assert [a.agent_id for a in changed.agents] == [a.agent_id for a in first.agents]
@@ -71,20 +80,25 @@ async def test_registration_is_idempotent_and_a_changed_spec_makes_new_versions(
         assert after.version > before.version
     assert changed.spec_hash != first.spec_hash
     agents = {agent.name: agent for agent in await all_agents(fresh_sim)}
-    assert len(agents) == len(NUTRISENSE.agents)
+    assert len(agents) == len(team.agents)
+    assert {agent.model for agent in agents.values()} == {"mistral-small-latest"}
     router = agents["router-agent"]
     assert router.metadata[METADATA_HASH]
     handoff_names = {a.name for a in agents.values() if a.id in set(router.handoffs or [])}
-    assert handoff_names == set(NUTRISENSE.agent("router-agent").handoffs)
+    assert handoff_names == set(team.agent("router-agent").handoffs)
+    assert first.tools == {
+        name: f"nutrisense/{name}"
+        for name in ("goal_setting", "food_log", "food_recommendations", "daily_progress")
+    }
 
 
 async def test_writes_policy_selects_tools_that_are_not_read_only(
-    fresh_sim: MistralSim, mcp_server: Any
+    fresh_sim: MistralSim, make_settings: Callable[..., WorkerSettings]
 ) -> None:
-    mcp = McpTools(mcp_server.url, auth_token=SecretStr(mcp_server.token))
+    mcp = McpServers.from_settings(make_settings())
     try:
         async with Mistral(api_key="k", server_url=fresh_sim.url) as client:
-            roster = await register_team(client, mcp, NUTRISENSE, "m", ["writes"])
+            roster = await register_team(client, mcp, nutrisense(mcp), "m", ["writes"])
     finally:
         await mcp.aclose()
     assert roster.approval_tools == ["food_log", "goal_setting"]
