@@ -114,10 +114,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--quick); 'none' draws none",
     )
     parser.add_argument("--data-dir", type=Path, default=REPO_ROOT / ".data" / "bench" / "stack")
+    parser.add_argument(
+        "--sessions",
+        default=None,
+        help="comma list of sessions at once for the concurrency section (default 10,50,200,1000)",
+    )
     args = parser.parse_args(argv)
     args.sections = {s.strip() for s in args.only.split(",") if s.strip()}
     if unknown := args.sections - set(SECTIONS):
         parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
+    if args.sessions is not None:
+        try:
+            args.sessions = [int(n) for n in args.sessions.split(",") if n.strip()]
+        except ValueError:
+            parser.error(f"--sessions takes whole numbers, not {args.sessions!r}")
     return args
 
 
@@ -125,6 +135,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     timing = Timing()
     counts = Counts(args.quick)
+    if args.sessions:
+        counts.concurrency = args.sessions
     began = time.perf_counter()
     _log(f"starting the local stack in {args.data_dir}")
     with bench_stack(args.data_dir, timing=timing) as stack:

@@ -8,7 +8,7 @@ line that names the variable.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -52,6 +52,9 @@ class RedisSettings(ServiceSettings):
 class TelemetrySettings(ServiceSettings):
     logfire_token: SecretStr | None = None
     logfire_environment: str = "local"
+    # `auto`: trace when the spans have somewhere to go (a Logfire token, an OTLP endpoint or
+    # the console); `on` traces even with nowhere to send them, `off` never does.
+    tracing: Literal["auto", "on", "off"] = "auto"
 
 
 S = TypeVar("S", bound=BaseSettings)

@@ -1,8 +1,10 @@
-"""Tracing and logs through Logfire (OpenTelemetry), with no token and no network needed.
+"""Tracing through Logfire (OpenTelemetry), with no token and no network needed.
 
-`setup_telemetry` is the one place a service turns telemetry on. With no `LOGFIRE_TOKEN` nothing
-leaves the process (unless `OTEL_EXPORTER_OTLP_ENDPOINT` names a collector); tests pass their own
-span processor (an in-memory exporter) or use logfire's `capfire` fixture.
+`setup_telemetry` is the one place a service turns tracing on, and it does so only when the spans
+have somewhere to go: a `LOGFIRE_TOKEN`, an OTLP collector (`OTEL_EXPORTER_OTLP_ENDPOINT`), the
+console (`LOGFIRE_CONSOLE`), or a span processor a test passes (an in-memory exporter).
+Otherwise nothing is instrumented: spans nobody reads cost a worker ~10% of its CPU per turn
+(docs/benchmarks.md). `TRACING=on|off` overrides the choice.
 """
 
 from __future__ import annotations
@@ -10,14 +12,43 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import logfire
 from opentelemetry.sdk.trace import SpanProcessor
+from temporalio.client import Interceptor
+from temporalio.contrib.opentelemetry import TracingInterceptor
 
 from services.common.settings import TelemetrySettings, load_settings
 
 log = logging.getLogger(__name__)
+
+# Where OpenTelemetry's own exporters read their collector's address.
+OTLP_ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+
+
+@dataclass(frozen=True)
+class Telemetry:
+    """What `setup_telemetry` turned on, for the parts it does not configure itself."""
+
+    tracing: bool
+
+    def temporal_interceptors(self) -> list[Interceptor]:
+        """The Temporal client's interceptors: workflow and activity spans when tracing."""
+        return [TracingInterceptor()] if self.tracing else []
+
+
+def tracing_wanted(settings: TelemetrySettings, *, span_processors: bool = False) -> bool:
+    """Whether spans have a destination (or the operator asked for them regardless)."""
+    if settings.tracing != "auto":
+        return settings.tracing == "on"
+    return bool(
+        span_processors
+        or settings.logfire_token
+        or os.environ.get("LOGFIRE_CONSOLE")
+        or any(os.environ.get(name) for name in OTLP_ENDPOINT_VARIABLES)
+    )
 
 
 def setup_telemetry(
@@ -29,16 +60,21 @@ def setup_telemetry(
     system_metrics: bool = False,
     span_processors: Sequence[SpanProcessor] = (),
     settings: TelemetrySettings | None = None,
-) -> logfire.Logfire:
-    """Configure Logfire for this process and instrument what the caller names.
+) -> Telemetry:
+    """Configure Logfire for this process and instrument what the caller names, when tracing.
 
     `app` is a Starlette app to trace; `httpx` covers httpx and httpx2 (used by mistralai and the
-    MCP client); `redis` traces Redis commands.
+    MCP client); `redis` traces Redis commands. With tracing off nothing is configured, so
+    libraries that trace on their own (the Mistral SDK, the MCP SDK) use OpenTelemetry's no-op
+    tracer.
     """
     settings = settings or load_settings(TelemetrySettings)
+    if not tracing_wanted(settings, span_processors=bool(span_processors)):
+        log.debug("tracing off for %s: no destination for spans", service_name)
+        return Telemetry(tracing=False)
     # An exporter pointed at nothing would stall process exit for ~7 s.
     os.environ.setdefault("OTEL_EXPORTER_OTLP_TIMEOUT", "2000")
-    instance = logfire.configure(
+    logfire.configure(
         service_name=service_name,
         send_to_logfire="if-token-present",
         token=settings.logfire_token.get_secret_value() if settings.logfire_token else None,
@@ -58,7 +94,7 @@ def setup_telemetry(
     if system_metrics:
         logfire.instrument_system_metrics()
     log.debug("telemetry configured for %s", service_name)
-    return instance
+    return Telemetry(tracing=True)
 
 
 def _without_message_spans(app: Any) -> None:

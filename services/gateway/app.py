@@ -15,14 +15,13 @@ from typing import Any
 import redis.asyncio as aioredis
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from temporalio.client import Client
-from temporalio.contrib.opentelemetry import TracingInterceptor
+from temporalio.client import Client, Interceptor
 
 from services.common.bus import EventBus
 from services.common.fanout import Fanout
 from services.common.redis_options import connection_options
 from services.common.settings import RedisSettings, TemporalSettings, load_settings
-from services.common.telemetry import setup_telemetry
+from services.common.telemetry import Telemetry, setup_telemetry
 from services.gateway.admission import AdmissionConfig, AdmissionLimiter
 from services.gateway.auth import ApiKeys
 from services.gateway.guard import GuardMiddleware
@@ -42,12 +41,15 @@ REDIS_POOL_WAIT_S = 5.0
 
 @contextlib.asynccontextmanager
 async def _resources(
-    settings: GatewaySettings, temporal: TemporalSettings, redis_settings: RedisSettings
+    settings: GatewaySettings,
+    temporal: TemporalSettings,
+    redis_settings: RedisSettings,
+    interceptors: list[Interceptor],
 ) -> AsyncIterator[Gateway]:
     keys = ApiKeys(settings.api_keys)
     keys.warn_if_dev_key()
     client = await Client.connect(
-        temporal.address, namespace=temporal.namespace, interceptors=[TracingInterceptor()]
+        temporal.address, namespace=temporal.namespace, interceptors=interceptors
     )
     # Many streams start at once (each backfills, takes a slot): wait for a pooled connection
     # rather than fail with MaxConnectionsError, which made a 503 under 200 concurrent turns.
@@ -118,7 +120,8 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with _resources(settings, temporal, redis_settings) as gateway:
+        interceptors = traced.temporal_interceptors()
+        async with _resources(settings, temporal, redis_settings, interceptors) as gateway:
             app.state.gateway = gateway
             freeze_startup_heap()
             log.info("gateway ready (task queue %s)", temporal.task_queue)
@@ -130,8 +133,7 @@ def create_app(
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
-    if telemetry:
-        setup_telemetry("gateway", app=app, redis=True)
+    traced = setup_telemetry("gateway", app=app, redis=True) if telemetry else Telemetry(False)
     return app
 
 

@@ -23,12 +23,12 @@ async def main() -> None:
     settings = load_settings(WorkerSettings)
     # A bad team file stops the worker here, with one line, before any connection is tried.
     load_teams(settings.agent_teams_dir, settings.team_variable)
-    setup_telemetry("worker", httpx=True, redis=True)
+    telemetry = setup_telemetry("worker", httpx=True, redis=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    client = await connect_temporal(settings)
+    client = await connect_temporal(settings, telemetry.temporal_interceptors())
     async with AsyncExitStack() as stack:
         parts = await build_worker(settings, client, stack)
         model = "the simulator" if settings.uses_simulator else "the Mistral API"

@@ -14,8 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import redis.asyncio as aioredis
-from temporalio.client import Client
-from temporalio.contrib.opentelemetry import TracingInterceptor
+from temporalio.client import Client, Interceptor
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -78,11 +77,14 @@ class WorkerParts:
     activities: SessionActivities
 
 
-async def connect_temporal(settings: WorkerSettings) -> Client:
+async def connect_temporal(
+    settings: WorkerSettings, interceptors: list[Interceptor] | None = None
+) -> Client:
+    """The worker's client; `interceptors` trace workflows and activities when tracing is on."""
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
-        interceptors=[TracingInterceptor()],
+        interceptors=interceptors or [],
     )
 
 

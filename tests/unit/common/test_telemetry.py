@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logfire
+import pytest
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from starlette.applications import Starlette
@@ -10,7 +11,9 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from services.common.settings import TelemetrySettings
-from services.common.telemetry import setup_telemetry
+from services.common.telemetry import OTLP_ENDPOINT_VARIABLES, setup_telemetry, tracing_wanted
+
+DESTINATIONS = ("LOGFIRE_TOKEN", "LOGFIRE_CONSOLE", *OTLP_ENDPOINT_VARIABLES)
 
 
 def test_spans_are_captured_in_memory_with_no_token() -> None:
@@ -45,6 +48,40 @@ def test_asgi_messages_get_no_span_of_their_own() -> None:
     from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 
     app = Starlette(routes=[])
-    setup_telemetry("test-service", app=app, settings=TelemetrySettings())
+    setup_telemetry("test-service", app=app, settings=TelemetrySettings(tracing="on"))
     (entry,) = [m for m in app.user_middleware if m.cls is OpenTelemetryMiddleware]  # type: ignore[comparison-overlap]
     assert entry.kwargs["exclude_spans"] == ["send", "receive"]
+
+
+@pytest.fixture
+def nowhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No destination for spans in the environment."""
+    for name in DESTINATIONS:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.mark.usefixtures("nowhere")
+def test_nothing_is_traced_when_spans_have_nowhere_to_go() -> None:
+    app = Starlette(routes=[])
+    telemetry = setup_telemetry("test-service", app=app, settings=TelemetrySettings())
+    assert not telemetry.tracing
+    assert telemetry.temporal_interceptors() == []
+    assert app.user_middleware == []  # the app is not even wrapped
+
+
+@pytest.mark.usefixtures("nowhere")
+@pytest.mark.parametrize("variable", DESTINATIONS)
+def test_a_destination_turns_tracing_on(monkeypatch: pytest.MonkeyPatch, variable: str) -> None:
+    monkeypatch.setenv(variable, "http://127.0.0.1:4318" if "OTLP" in variable else "1")
+    assert tracing_wanted(TelemetrySettings())
+    assert not tracing_wanted(TelemetrySettings(tracing="off"))
+
+
+@pytest.mark.usefixtures("nowhere")
+def test_tracing_on_without_a_destination_and_with_a_test_processor() -> None:
+    assert not tracing_wanted(TelemetrySettings())
+    assert tracing_wanted(TelemetrySettings(tracing="on"))
+    assert tracing_wanted(TelemetrySettings(), span_processors=True)
+    telemetry = setup_telemetry("test-service", settings=TelemetrySettings(tracing="on"))
+    (interceptor,) = telemetry.temporal_interceptors()
+    assert type(interceptor).__name__ == "TracingInterceptor"
