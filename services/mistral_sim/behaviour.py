@@ -1,8 +1,9 @@
 """Deterministic agent behaviour: what a turn outputs, given who is active and what came in.
 
 - A user message goes to the best agent reachable through handoffs (`routing`), which then
-  calls its best-matching function tool with `{"user_query": <the input>}`, or runs web search
-  and cites the canned results, or answers in plain words.
+  calls its best-matching function tool with arguments filled from the tool's JSON schema and
+  the input (`arguments`), or runs web search and cites the canned results, or answers in
+  plain words.
 - `function.result` inputs are answered by the agent that made the calls, from the results.
 """
 
@@ -14,7 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from services.mistral_sim import replies, routing
+from services.mistral_sim import replies, routing, structured
+from services.mistral_sim.arguments import arguments_for
 from services.mistral_sim.persona import Persona
 
 
@@ -56,6 +58,8 @@ class Turn:
     inputs: Sequence[dict[str, Any]]
     # handoff_execution="client": stop at the handoff and let the client continue.
     client_handoffs: bool = False
+    # The request's own completion args (append/restart), before the agent's.
+    completion_args: dict[str, Any] | None = None
 
 
 def text_of(content: Any) -> str:
@@ -84,6 +88,25 @@ def _trailing_results(entries: Sequence[dict[str, Any]]) -> list[dict[str, Any]]
 
 
 def plan_turn(turn: Turn) -> list[Output]:
+    """The turn's outputs; messages in JSON when a `response_format` asks for it."""
+    outputs = _plan(turn)
+    user_text = _last_user_text([*turn.history, *turn.inputs]) or ""
+    return [_formatted(output, turn, user_text) for output in outputs]
+
+
+def _formatted(output: Output, turn: Turn, user_text: str) -> Output:
+    if not isinstance(output, Message):
+        return output
+    fmt = structured.response_format(turn.completion_args, output.persona.completion_args)
+    if fmt is None:
+        return output
+    content = structured.render(
+        fmt, user_text, text_of(output.content), [output.persona.instructions]
+    )
+    return Message(output.persona, content)
+
+
+def _plan(turn: Turn) -> list[Output]:
     results = [entry for entry in turn.inputs if entry.get("type") == "function.result"]
     last = turn.inputs[-1] if turn.inputs else {}
     asked = last.get("type") == "message.input" and last.get("role") == "user"
@@ -176,37 +199,6 @@ def pick_functions(functions: Sequence[dict[str, Any]], text: str) -> list[dict[
             if _overlap(best, query) > 0 and best not in chosen:
                 chosen.append(best)
     return chosen if len(chosen) > 1 else [pick_function(functions, text)]
-
-
-_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
-
-
-def _value_for(schema: dict[str, Any], text: str) -> Any:
-    if isinstance(schema.get("enum"), list) and schema["enum"]:
-        return schema["enum"][0]
-    kind = schema.get("type")
-    numbers = _NUMBER.findall(text)
-    if kind == "integer":
-        return int(float(numbers[0])) if numbers else 0
-    if kind == "number":
-        return float(numbers[0]) if numbers else 0.0
-    if kind == "boolean":
-        return False
-    if kind == "array":
-        return [text]
-    if kind == "object":
-        return {}
-    return text
-
-
-def arguments_for(function: dict[str, Any], text: str) -> dict[str, Any]:
-    """`{"user_query": text}` (the platform's tool contract), else the required fields filled."""
-    parameters = function.get("parameters") or {}
-    properties: dict[str, Any] = parameters.get("properties") or {}
-    if not properties or "user_query" in properties:
-        return {"user_query": text}
-    required = parameters.get("required") or list(properties)[:1]
-    return {name: _value_for(properties.get(name) or {}, text) for name in required}
 
 
 def _answer_results(

@@ -19,6 +19,8 @@ class Persona:
     instructions: str = ""
     tools: tuple[dict[str, Any], ...] = ()
     handoffs: tuple[str, ...] = field(default=())
+    # Sampling and output options; `response_format` shapes the agent's answers.
+    completion_args: dict[str, Any] = field(default_factory=dict)
 
     @property
     def function_tools(self) -> list[dict[str, Any]]:
@@ -54,6 +56,7 @@ def persona_of_agent(record: AgentRecord, version: int | None = None) -> Persona
         instructions=str(config.get("instructions") or ""),
         tools=tuple(config.get("tools") or ()),
         handoffs=tuple(config.get("handoffs") or ()),
+        completion_args=dict(config.get("completion_args") or {}),
     )
 
 
@@ -65,4 +68,5 @@ def persona_of_model(conversation: Conversation) -> Persona:
         model=model,
         instructions=conversation.instructions or "",
         tools=tuple(conversation.tools),
+        completion_args=dict(conversation.completion_args or {}),
     )

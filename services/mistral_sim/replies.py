@@ -8,6 +8,7 @@ import operator
 import re
 from typing import Any
 
+from services.mistral_sim import failures
 from services.mistral_sim.persona import Persona
 
 _ARITHMETIC = re.compile(r"(-?\d+(?:\.\d+)?)\s*([-+*/x\u00d7])\s*(-?\d+(?:\.\d+)?)")
@@ -70,14 +71,14 @@ def plain_reply(persona: Persona, text: str) -> str:
     return f'I am {persona.name}. You asked: "{topic}". Noted, and happy to help with that.'
 
 
-def _unwrap(value: Any) -> Any:
+def unwrap(value: Any) -> Any:
     """Decode JSON strings and MCP `[{"type": "text", "text": ...}]` lists (RunContext's format)."""
     if isinstance(value, str):
         try:
-            return _unwrap(json.loads(value))
+            return unwrap(json.loads(value))
         except ValueError:
             try:
-                return _unwrap(ast.literal_eval(value)) if value[:1] in "[{" else value
+                return unwrap(ast.literal_eval(value)) if value[:1] in "[{" else value
             except (ValueError, SyntaxError):
                 return value
     if (
@@ -85,19 +86,19 @@ def _unwrap(value: Any) -> Any:
         and value
         and all(isinstance(item, dict) and item.get("type") == "text" for item in value)
     ):
-        return _unwrap("\n".join(str(item.get("text", "")) for item in value))
+        return unwrap("\n".join(str(item.get("text", "")) for item in value))
     return value
 
 
-def _render(value: Any, depth: int = 0) -> str:
+def render(value: Any, depth: int = 0) -> str:
     if isinstance(value, dict):
         for key in ("message", "summary", "text", "reply", "answer"):
             if isinstance(value.get(key), str) and value[key].strip():
                 return str(value[key]).strip()
         items = list(value.items())[:8]
-        return "; ".join(f"{key}: {_render(item, depth + 1)}" for key, item in items)
+        return "; ".join(f"{key}: {render(item, depth + 1)}" for key, item in items)
     if isinstance(value, list):
-        shown = [_render(item, depth + 1) for item in value[:6]]
+        shown = [render(item, depth + 1) for item in value[:6]]
         more = f" (and {len(value) - 6} more)" if len(value) > 6 else ""
         return ", ".join(shown) + more
     if isinstance(value, float):
@@ -106,11 +107,16 @@ def _render(value: Any, depth: int = 0) -> str:
 
 
 def result_reply(results: list[tuple[str, str]]) -> str:
-    """Words built from function results: `(tool name, result string)` pairs, in call order."""
+    """Words built from function results: `(tool name, result string)` pairs, in call order.
+    A result that reports an error is answered as a failure, with its reason."""
     parts = []
     for name, result in results:
+        reason = failures.tool_error(result)
+        if reason is not None:
+            parts.append(failures.failure_reply(name, reason))
+            continue
         lead = next((text for key, text in _LEADS.items() if key in name), "Here is the result.")
-        body = _render(_unwrap(result)) or "(no details)"
+        body = render(unwrap(result)) or "(no details)"
         parts.append(f"{lead} {body}")
     return "\n".join(parts)
 

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from services.mistral_sim import errors, streaming
+from services.mistral_sim import errors, streaming, structured
 from services.mistral_sim.bodies import parse_body
 from services.mistral_sim.chat import ChatAnswer, answer
 from services.mistral_sim.ids import hex_id
@@ -117,7 +117,8 @@ async def _respond(
     persona: Persona,
     body: ChatCompletionRequest | AgentCompletionRequest,
 ) -> Response:
-    result = answer(persona, body.messages, body.tools, body.tool_choice)
+    fmt = structured.response_format(body.response_format, persona.completion_args)
+    result = answer(persona, body.messages, body.tools, body.tool_choice, fmt)
     pacing = sim(request).engine.pacing
     if body.stream:
         return EventSourceResponse(_chunks(model, result, pacing), sep="\n", ping=15)

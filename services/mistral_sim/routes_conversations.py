@@ -22,7 +22,6 @@ from services.mistral_sim.schemas import (
     ConversationAppend,
     ConversationRestart,
     ConversationStart,
-    Inputs,
 )
 from services.mistral_sim.state import sim
 from services.mistral_sim.store import Conversation, metadata_matches
@@ -46,13 +45,16 @@ async def _answer(request: Request, run: TurnRun, stream: bool) -> Response:
 
 
 def _turn(
-    request: Request, conversation: Conversation, inputs: Inputs | None, client: bool
+    request: Request,
+    conversation: Conversation,
+    body: ConversationStart | ConversationAppend | ConversationRestart,
 ) -> TurnRun:
     return sim(request).engine.begin(
         conversation,
-        entries.input_entries(inputs),
-        client_handoffs=client,
+        entries.input_entries(body.inputs),
+        client_handoffs=body.handoff_execution == "client",
         extra_delay_s=float(request.scope.get(DELAY_SCOPE_KEY, 0.0)),
+        completion_args=body.completion_args,
     )
 
 
@@ -82,7 +84,7 @@ async def start(request: Request) -> Response:
         ]
         conversation.completion_args = body.completion_args or {}
         conversation.guardrails = body.guardrails
-    run = _turn(request, conversation, body.inputs, body.handoff_execution == "client")
+    run = _turn(request, conversation, body)
     state.store.add_conversation(conversation)
     return await _answer(request, run, body.stream)
 
@@ -90,7 +92,7 @@ async def start(request: Request) -> Response:
 async def append(request: Request) -> Response:
     body = await parse_body(request, ConversationAppend)
     conversation = sim(request).store.conversation(request.path_params["conversation_id"])
-    run = _turn(request, conversation, body.inputs, body.handoff_execution == "client")
+    run = _turn(request, conversation, body)
     return await _answer(request, run, body.stream)
 
 
@@ -113,7 +115,7 @@ async def restart(request: Request) -> Response:
     if body.agent_version is not None and conversation.agent_id is not None:
         state.store.agent(conversation.agent_id).resolve_version(body.agent_version)
         conversation.agent_version = body.agent_version
-    run = _turn(request, conversation, body.inputs, body.handoff_execution == "client")
+    run = _turn(request, conversation, body)
     state.store.add_conversation(conversation)
     return await _answer(request, run, body.stream)
 

@@ -247,6 +247,7 @@ class ChatCompletionRequest(_Open):
     stream: bool = False
     tools: list[FunctionTool] | None = None
     tool_choice: str | dict[str, Any] | None = None
+    response_format: dict[str, Any] | None = None
 
 
 class AgentCompletionRequest(_Open):
@@ -255,3 +256,4 @@ class AgentCompletionRequest(_Open):
     stream: bool = False
     tools: list[FunctionTool] | None = None
     tool_choice: str | dict[str, Any] | None = None
+    response_format: dict[str, Any] | None = None

@@ -90,6 +90,7 @@ class TurnEngine:
         *,
         client_handoffs: bool = False,
         extra_delay_s: float = 0.0,
+        completion_args: dict[str, Any] | None = None,
     ) -> TurnRun:
         """Check the rules, plan the outputs, lock the conversation and start generating."""
         if conversation.busy:
@@ -103,6 +104,7 @@ class TurnEngine:
                 history=conversation.entries,
                 inputs=inputs,
                 client_handoffs=client_handoffs,
+                completion_args=completion_args,
             )
         )
         outputs = [entries.output_entry(output) for output in plan]

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from services.mistral_sim import behaviour, replies, routing
+from services.mistral_sim.arguments import arguments_for
 from services.mistral_sim.persona import Persona
 from tests.unit.mistral_sim.nutrisense_roster import (
     SAMPLE_QUERIES,
@@ -109,8 +110,8 @@ def test_arguments_follow_the_schema_when_there_is_no_user_query() -> None:
             "required": ["city", "days"],
         },
     }
-    args = behaviour.arguments_for(function, "weather in Paris for 3 days")
-    assert args == {"city": "weather in Paris for 3 days", "days": 3}
+    args = arguments_for(function, "weather in Paris for 3 days")
+    assert args == {"city": "Paris", "days": 3}
 
 
 def test_web_search_reply_cites_the_canned_results() -> None:
@@ -159,3 +160,29 @@ def test_small_talk_gets_words_not_tools(text: str) -> None:
     for persona in (ROSTER["router-agent"], ROSTER["daily-progress-agent"]):
         outputs = behaviour.respond(persona, text, ROSTER.get)
         assert [type(o) for o in outputs] == [behaviour.Message]
+
+
+def test_a_tool_error_is_answered_as_a_failure() -> None:
+    history = [{"type": "function.call", "tool_call_id": "abc", "name": "goal_setting"}]
+    result = json.dumps(
+        [
+            {
+                "type": "text",
+                "text": "calories goal 20000 kcal is outside the plausible range 500-10000 kcal",
+            }
+        ]
+    )
+    plan = behaviour.plan_turn(
+        behaviour.Turn(
+            active=ROSTER["goal-setting-agent"],
+            lookup=ROSTER.get,
+            history=history,
+            inputs=[{"type": "function.result", "tool_call_id": "abc", "result": result}],
+        )
+    )
+    (message,) = plan
+    assert isinstance(message, behaviour.Message)
+    assert str(message.content).startswith(
+        "I could not set your goals: calories goal 20000 kcal is outside the plausible range"
+    )
+    assert "goals are set" not in str(message.content)
