@@ -157,3 +157,16 @@ def test_tool_arguments_come_from_the_schema_and_errors_are_said(client: Mistral
     )
     text = str(answered.outputs[-1].content)  # type: ignore[union-attr]
     assert text.startswith("The convert_time tool failed: Error: Invalid timezone")
+
+
+async def test_streamed_conversation_deltas_join_to_valid_json(aclient: Mistral) -> None:
+    stream = await aclient.beta.conversations.start_stream_async(
+        model="mistral-small-latest",
+        inputs="Weather in Nice?",
+        completion_args=loose({"response_format": SCHEMA_FORMAT}),
+    )
+    events = [event async for event in stream]
+    deltas = [e.data for e in events if isinstance(e.data, models.MessageOutputEvent)]
+    assert len(deltas) > 1
+    text = "".join(str(delta.content) for delta in deltas)
+    assert Weather.model_validate_json(text).city == "Nice"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -186,3 +187,23 @@ def test_a_tool_error_is_answered_as_a_failure() -> None:
         "I could not set your goals: calories goal 20000 kcal is outside the plausible range"
     )
     assert "goals are set" not in str(message.content)
+
+
+@pytest.mark.parametrize(
+    "active", ["food-logging-agent", "daily-progress-agent", "food-recommendations-agent"]
+)
+def test_a_specialist_with_a_handoff_to_goals_passes_a_goal_on(active: str) -> None:
+    # Mid-conversation "set my goal" reaches goal-setting-agent whenever the roster lets the
+    # active specialist hand off to it (the cookbook's roster does not: see the worker's team).
+    roster = dict(ROSTER)
+    specialist = roster[active]
+    roster[active] = dataclasses.replace(
+        specialist, handoffs=(*specialist.handoffs, "goal-setting-agent")
+    )
+    outputs = behaviour.respond(roster[active], "Set my calorie goal to 2000 kcal", roster.get)
+    assert [o.next.name for o in outputs if isinstance(o, behaviour.Handoff)] == [
+        "goal-setting-agent"
+    ]
+    call = outputs[-1]
+    assert isinstance(call, behaviour.FunctionCall)
+    assert call.name == "goal_setting"
