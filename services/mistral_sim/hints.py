@@ -23,7 +23,7 @@ def _set(text: str) -> frozenset[str]:
 
 # kind -> words of a parameter's name that say it (checked first), then of its description.
 KINDS: dict[str, frozenset[str]] = {
-    "query": _set("query q question prompt input request instruction utterance"),
+    "query": _set("query q question prompt input instruction utterance"),
     "answer": _set(
         "answer reply response summary explanation reason reasoning output result comment "
         "feedback note analysis text message content body description"
@@ -47,8 +47,11 @@ KINDS: dict[str, frozenset[str]] = {
     ),
     "id": _set("id identifier key code sku ref reference number"),
 }
-# In this order: the first kind a name word belongs to wins (`file_name` is a path).
+# For a word in several kinds, the first of this order wins.
 _ORDER = tuple(KINDS)
+_GENERIC_HEADS = frozenset(["name", "value", "string", "str", "text", "address"])
+# Kinds a description may give; words such as "text", "time" or "name" are in too many.
+_DESCRIBED = ("zone", "query", "path", "url", "email", "place")
 
 
 @dataclass(frozen=True)
@@ -60,11 +63,21 @@ class Hint:
 
     @property
     def kind(self) -> str:
-        """The kind its name says, else the kind its description says, else "text"."""
-        for words in (self.name_words, tuple(re.findall(r"[a-z]+", self.description.lower()))):
+        """The kind its name says, else the kind its description says, else "text".
+
+        The last word of a name is its head (`user_id` is an id, `repo_path` a path), except
+        a generic one: `city_name` is a place, `file_name` a path."""
+        words = list(reversed(self.name_words))
+        if len(words) > 1 and words[0] in _GENERIC_HEADS:
+            words = [*words[1:], words[0]]
+        for word in words:
             for kind in _ORDER:
-                if any(word in KINDS[kind] for word in words):
+                if word in KINDS[kind]:
                     return kind
+        described = set(re.findall(r"[a-z]+", self.description.lower()))
+        for kind in _DESCRIBED:
+            if described & KINDS[kind]:
+                return kind
         return "text"
 
 

@@ -9,6 +9,7 @@ import jsonschema
 import pytest
 
 from services.mistral_sim.arguments import arguments_for
+from services.mistral_sim.hints import hint_of
 
 TODAY = dt.date(2026, 12, 2)  # a Wednesday
 
@@ -252,3 +253,29 @@ def test_patterns_and_lengths_hold() -> None:
 def test_no_parameters_no_arguments() -> None:
     assert arguments_for({"name": "ping", "parameters": {"type": "object"}}, "ping it") == {}
     assert arguments_for({"name": "ping", "parameters": {}}, "ping it") == {}
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("user_query", "query"),
+        ("user_id", "id"),
+        ("repo_path", "path"),
+        ("file_name", "path"),
+        ("city_name", "place"),
+        ("email_address", "email"),
+        ("home_address", "place"),
+        ("first_name", "person"),
+        ("sourceTimezone", "zone"),
+        ("websiteUrl", "url"),
+        ("max_results", "text"),
+    ],
+)
+def test_what_a_parameter_is_about_comes_from_the_head_of_its_name(name: str, kind: str) -> None:
+    assert hint_of(name, {}).kind == kind
+
+
+def test_a_description_names_the_kind_of_a_vague_parameter() -> None:
+    assert hint_of("value", {"description": "IANA time zone, e.g. Europe/Paris"}).kind == "zone"
+    assert hint_of("where", {}).kind == "place"
+    assert hint_of("arg", {"description": "the text to show, with a name and time"}).kind == "text"
