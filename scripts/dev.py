@@ -57,6 +57,11 @@ def print_banner(stack: LocalStack) -> None:
     rows = [
         ("Gateway", stack.gateway_url if "gateway" in stack.services else "(not built yet)"),
         ("API key", f"{DEV_API_KEY} (tenant {DEV_TENANT}; a dev key, do not use in production)"),
+    ]
+    if "gateway" in stack.services:
+        # The key rides in the fragment, which the browser never sends; the page keeps it.
+        rows.append(("Chat page", f"{stack.gateway_url}/#key={DEV_API_KEY}"))
+    rows += [
         ("Temporal", stack.temporal.address),
         ("Temporal UI", stack.temporal.ui_url or "(headless)"),
         ("Redis", stack.redis.url),
