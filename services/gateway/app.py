@@ -27,7 +27,7 @@ from services.gateway.auth import ApiKeys
 from services.gateway.guard import GuardMiddleware
 from services.gateway.problems import EXCEPTION_HANDLERS
 from services.gateway.ratelimit import RequestLimiter, StreamSlots
-from services.gateway.routes import docs, events, health, sessions, web
+from services.gateway.routes import agents, docs, events, health, sessions, web
 from services.gateway.settings import GatewaySettings
 from services.gateway.state import Gateway
 from services.gateway.streams import StreamOptions
@@ -128,7 +128,14 @@ def create_app(
             yield
 
     app = Starlette(
-        routes=[*health.ROUTES, *docs.ROUTES, *web.ROUTES, *sessions.ROUTES, *events.ROUTES],
+        routes=[
+            *health.ROUTES,
+            *docs.ROUTES,
+            *web.ROUTES,
+            *sessions.ROUTES,
+            *events.ROUTES,
+            *agents.ROUTES,
+        ],
         middleware=[Middleware(GuardMiddleware)],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from services.common.events import EVENT_TYPES
 from services.common.sessions import MAX_QUEUED_TURNS
+from services.common.teams import TeamList
 from services.gateway.ids import (
     EVENT_ID_PATTERN,
     IDEMPOTENCY_KEY_PATTERN,
@@ -32,6 +33,7 @@ from services.gateway.models import (
 REF = "#/components/schemas/{model}"
 REQUEST_MODELS: tuple[type[BaseModel], ...] = (CreateSession, SendMessage, CancelBody, ApprovalBody)
 RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
+    TeamList,
     SessionCreated,
     SessionOut,
     TurnAccepted,
@@ -260,6 +262,15 @@ def _operations() -> dict[str, Any]:
                 },
             },
         },
+        "/v1/agents": {
+            "get": {
+                "operationId": "listAgents",
+                "summary": "The agent teams the workers serve (name, agents, tools)",
+                "description": "The teams in the workers' team files, with the tools their MCP "
+                "servers offer; `name` is what `POST /v1/sessions` takes as `agent`.",
+                "responses": {"200": _json(TeamList, "The teams"), **_problems()},
+            }
+        },
         "/healthz": {
             "get": {
                 "operationId": "healthz",
@@ -290,7 +301,8 @@ def _time_zones() -> list[str]:
 def _narrow_create_session(schema: dict[str, Any], agents: frozenset[str]) -> None:
     """What the gateway accepts, exactly: this deployment's agents and the known time zones."""
     properties = schema["properties"]
-    properties["agent"] = {**properties["agent"], "enum": sorted(agents)}
+    if agents:  # GATEWAY_AGENTS; unset, every team the workers publish (GET /v1/agents)
+        properties["agent"] = {**properties["agent"], "enum": sorted(agents)}
     zones = {"type": "string", "enum": _time_zones()}
     properties["timezone"] = {**properties["timezone"], "anyOf": [zones, {"type": "null"}]}
 

@@ -29,8 +29,8 @@ class GatewaySettings(ServiceSettings):
     gateway_submit_min_in_flight: int = Field(default=4, ge=1)
     gateway_submit_max_in_flight: int = Field(default=64, ge=1)
     gateway_submit_wait_s: float = Field(default=1.0, ge=0)
-    # Agents (roster entry names) a session may start with.
-    gateway_agents: str = "nutrisense"
+    # Agent teams a session may start with (comma list); empty: every team the workers serve.
+    gateway_agents: str = ""
 
     @field_validator("gateway_api_keys")
     @classmethod

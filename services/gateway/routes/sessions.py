@@ -33,6 +33,7 @@ from services.gateway.models import (
     TurnAccepted,
 )
 from services.gateway.problems import TYPE_PREFIX, Problem
+from services.gateway.routes.agents import require_team
 from services.gateway.routes.paths import ref_id, session_id
 from services.gateway.state import Gateway, gateway, principal
 from services.gateway.streams import OpenStream, TurnEnd, replay_if_turn_over, sse_response
@@ -58,9 +59,7 @@ async def create_session(request: Request) -> Response:
     body = await read_model(
         request, CreateSession, gw.settings.gateway_max_body_bytes, empty_ok=True
     )
-    if body.agent not in gw.settings.agents:
-        known = ", ".join(sorted(gw.settings.agents))
-        raise Problem(422, "unknown-agent", f"No agent {body.agent!r}; known: {known}.")
+    await require_team(request, body.agent)
     sid = new_session_id()
     start = SessionStart(
         session_id=sid,
