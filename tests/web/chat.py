@@ -90,5 +90,15 @@ class Transcript:
         (found,) = [turn for turn in self.turns(sid) if turn["turn_id"] == turn_id]
         return found
 
+    def event_types(self, sid: str, turn_id: str) -> list[str]:
+        """The turn's events in the replay log, by type (the stream ends at the turn's end)."""
+        url = f"/v1/sessions/{sid}/events"
+        query = {"turn_id": turn_id}
+        with self.http.stream(
+            "GET", url, params=query, headers={"Accept": "text/event-stream"}
+        ) as r:
+            r.raise_for_status()
+            return [line[7:] for line in r.iter_lines() if line.startswith("event: ")]
+
     def close(self) -> None:
         self.http.close()

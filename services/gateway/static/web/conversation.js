@@ -40,6 +40,7 @@ export class Conversation {
     const anchor = older ? this.list.firstChild : null;
     for (const record of sorted) {
       let turn = this.turns.get(record.turn_id);
+      const known = Boolean(turn);
       if (!turn) {
         turn = this.newTurn(record.turn_id);
         if (anchor) this.list.insertBefore(turn.node, anchor);
@@ -47,8 +48,8 @@ export class Conversation {
       if (turn.input === null || turn.input === undefined) turn.setInput(record.input);
       if (FINISHED.has(record.status) && (!turn.finished || turn.gapped || turn.fromTranscript)) {
         turn.drawRecord(record);
-      } else if (!turn.finished && turn.status === "queued" && record.status === "running") {
-        turn.setStatus("running");
+      } else if (!known || (turn.status === "queued" && record.status === "running")) {
+        turn.setStatus(record.status); // its events draw the rest
       }
     }
     this.onChange();

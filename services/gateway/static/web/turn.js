@@ -85,6 +85,7 @@ export class Turn {
   }
 
   setStatus(status, note = "") {
+    if (FINISHED.has(status)) this.flush();
     this.status = status;
     this.node.dataset.status = status;
     this.statusLine.textContent = note || STATUS_TEXT[status] || "";
@@ -144,13 +145,22 @@ export class Turn {
   }
 
   scheduleDraw(block) {
+    // One markdown pass per frame, however many deltas came in it; a hidden tab gets no
+    // frames, so it draws at once.
+    if (document.visibilityState === "hidden") return this.draw(block);
     if (block.pending) return;
     block.pending = true;
-    // One markdown pass per frame, however many deltas came in it.
-    requestAnimationFrame(() => {
-      block.pending = false;
-      renderMarkdown(block.raw, block.node);
-    });
+    requestAnimationFrame(() => block.pending && this.draw(block));
+  }
+
+  draw(block) {
+    block.pending = false;
+    renderMarkdown(block.raw, block.node);
+  }
+
+  // Draw what waits for a frame, so the turn's end never shows before its text.
+  flush() {
+    for (const block of this.textBlocks) if (block.pending) this.draw(block);
   }
 
   get text() {
