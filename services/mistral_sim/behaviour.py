@@ -135,6 +135,9 @@ def respond(
 ) -> list[Output]:
     if replies.is_small_talk(text):
         return [Message(active, replies.plain_reply(active, text))]
+    if routing.meant_for_another(active, text, lookup):
+        # No handoff reaches the kind of agent asked for: say so, call nothing.
+        return [Message(active, replies.out_of_scope(active, text))]
     outputs: list[Output] = []
     current = active
     path = routing.handoff_path(active, text, lookup)

@@ -71,6 +71,18 @@ def plain_reply(persona: Persona, text: str) -> str:
     return f'I am {persona.name}. You asked: "{topic}". Noted, and happy to help with that.'
 
 
+def out_of_scope(persona: Persona, text: str) -> str:
+    """What an agent says to a request its tools cannot serve."""
+    tools = ", ".join(str(f.get("name")) for f in persona.function_tools) or "my tools"
+    topic = text.strip().rstrip("?.! ")
+    if len(topic) > 80:
+        topic = topic[:77] + "..."
+    return (
+        f'I am {persona.name} and cannot help with "{topic}" here: I can only use {tools}. '
+        "Could you ask for that in a new conversation, or rephrase it?"
+    )
+
+
 def unwrap(value: Any) -> Any:
     """Decode JSON strings and MCP `[{"type": "text", "text": ...}]` lists (RunContext's format)."""
     if isinstance(value, str):

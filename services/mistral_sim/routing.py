@@ -123,8 +123,7 @@ def _related(a: str, b: str) -> bool:
 
 def score(persona: Persona, text: str) -> int:
     """How well `text` fits this agent; 0 means no sign at all."""
-    query = words(text)
-    query_set = set(query)
+    query_set = {word for word in words(text) if len(word) > 1}  # not the "g" of "150 g"
     own = _agent_words(persona)
     total = sum(1 for word in query_set if any(_related(word, mine) for mine in own))
     lowered = " ".join(_WORD.findall(text.lower()))
@@ -180,3 +179,37 @@ def _reachable(
                 continue
             yield [*path[1:], target]
             queue.append([*path, target])
+
+
+def intent(text: str) -> str | None:
+    """The kind of agent (a CUES name fragment) the input clearly asks for, if one does."""
+    query = set(words(text))
+    lowered = f" {' '.join(_WORD.findall(text.lower()))} "
+    totals = {
+        fragment: sum(
+            weight
+            for cue, weight in cues.items()
+            if (f" {cue} " in lowered if " " in cue else stem(cue) in query)
+        )
+        for fragment, cues in CUES.items()
+    }
+    best = max(totals, key=lambda fragment: totals[fragment])
+    tied = [fragment for fragment, total in totals.items() if total == totals[best]]
+    return best if totals[best] >= 3 and len(tied) == 1 else None
+
+
+def meant_for_another(
+    active: Persona, text: str, lookup: Callable[[str], Persona | None], max_hops: int = 3
+) -> bool:
+    """A specialist (an agent with function tools, named like NutriSense's) asked for what only
+    a kind of agent it cannot reach does ("set my goal" to a food logger with no handoff to the
+    goal setter): a model says it cannot do that here rather than call an unrelated tool or
+    hand off to an agent that merely mentions goals."""
+    wanted = intent(text)
+    name = active.name.lower()
+    if not active.function_tools or wanted is None or wanted in name:
+        return False
+    if not any(fragment in name for fragment in CUES):
+        return False  # not a specialist of a cue-named team: routing by words alone
+    reachable = (path[-1].name.lower() for path in _reachable(active, lookup, max_hops))
+    return not any(wanted in other for other in reachable)

@@ -207,3 +207,22 @@ def test_a_specialist_with_a_handoff_to_goals_passes_a_goal_on(active: str) -> N
     call = outputs[-1]
     assert isinstance(call, behaviour.FunctionCall)
     assert call.name == "goal_setting"
+
+
+@pytest.mark.parametrize(
+    "active", ["food-logging-agent", "daily-progress-agent", "food-recommendations-agent"]
+)
+def test_a_specialist_that_cannot_reach_goals_says_so(active: str) -> None:
+    # Not a handoff to daily-progress-agent (whose description mentions goals) and not a call
+    # of an unrelated tool: the cookbook roster gives no specialist a way to goal-setting-agent.
+    outputs = behaviour.respond(ROSTER[active], "Set my calorie goal to 2000 kcal", ROSTER.get)
+    (message,) = outputs
+    assert isinstance(message, behaviour.Message)
+    assert message.persona.name == active
+    assert str(message.content).startswith(f'I am {active} and cannot help with "Set my calorie')
+
+
+def test_words_without_a_clear_intent_stay_with_the_active_specialist() -> None:
+    for text in ("2 eggs", "and a banana", "150 g of rice"):
+        outputs = behaviour.respond(ROSTER["food-logging-agent"], text, ROSTER.get)
+        assert [type(o) for o in outputs] == [behaviour.FunctionCall], text
