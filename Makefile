@@ -29,11 +29,12 @@ test: bootstrap ## unit, integration and e2e tests against real servers started 
 test-fast: bootstrap ## unit tests only
 	$(RUN) pytest tests/unit $(PYTEST_ARGS)
 
-lint: bootstrap ## ruff format --check, ruff check, mypy, compose-check
+lint: bootstrap ## ruff format --check, ruff check, mypy, compose-check, k8s-check
 	$(RUN) ruff format --check .
 	$(RUN) ruff check .
 	$(RUN) mypy
 	$(MAKE) --no-print-directory compose-check
+	$(MAKE) --no-print-directory k8s-check
 
 .PHONY: compose-check
 compose-check: bootstrap ## validate compose.yaml, docker/Dockerfile and docker/ scripts (no engine needed)
@@ -45,6 +46,24 @@ compose-check: bootstrap ## validate compose.yaml, docker/Dockerfile and docker/
 	@if command -v shellcheck >/dev/null 2>&1; then \
 		shellcheck -s sh docker/temporal/*.sh && shellcheck docker/postgres/*.sh; \
 	else echo "compose-check: shellcheck not installed, docker/ scripts not checked"; fi
+
+# The oldest Kubernetes the manifests claim (deploy/k8s/README.md) and the newest whose schemas
+# kubernetes-validate ships.
+K8S_VERSIONS ?= 1.30.0 1.37.0
+
+.PHONY: k8s-check
+k8s-check: bootstrap ## render every deploy/k8s overlay and validate it strictly (no cluster needed)
+	@set -eo pipefail; for overlay in deploy/k8s/overlays/*/; do \
+		manifests=$$($(RUN) kubectl kustomize "$$overlay"); \
+		for version in $(K8S_VERSIONS); do \
+			report=$$($(RUN) kubernetes-validate --strict --quiet -k "$$version" - <<<"$$manifests" 2>&1) \
+				|| { echo "$$report"; echo "k8s-check: $$overlay is not valid Kubernetes $$version"; exit 1; }; \
+			if grep -q '^WARN' <<<"$$report"; then \
+				echo "$$report"; echo "k8s-check: $$overlay has a kind with no schema (a CRD?)"; exit 1; \
+			fi; \
+		done; \
+		echo "k8s-check: $$overlay renders and validates against Kubernetes $(K8S_VERSIONS)"; \
+	done
 
 format: bootstrap ## apply ruff format and fixes
 	$(RUN) ruff format .
