@@ -25,6 +25,7 @@ class _Missing:
 
 MISSING: Any = _Missing()
 _NEGATIONS = frozenset(["no", "not", "without", "dont", "don't", "never", "exclude", "disable"])
+_MAX_DEPTH = 8
 _SYMBOLS = {"°f": "fahrenheit", "°c": "celsius", "f": "fahrenheit", "c": "celsius"}
 
 
@@ -38,6 +39,7 @@ class Context:
     used_strings: set[str] = field(default_factory=set)
     # The object being filled has one number parameter: any number in the message is its.
     sole_number: bool = False
+    depth: int = 0  # nesting, so a recursive schema (a tree of nodes) ends
 
 
 def resolve(schema: Any, root: dict[str, Any]) -> dict[str, Any]:
@@ -66,7 +68,16 @@ def resolve(schema: Any, root: dict[str, Any]) -> dict[str, Any]:
 
 
 def value(schema: Any, name: str, ctx: Context, *, required: bool) -> Any:
-    schema = resolve(schema, ctx.root)
+    if ctx.depth > 3 * _MAX_DEPTH:  # a schema no finite value satisfies: stop, never crash
+        return None if required else MISSING
+    ctx.depth += 1
+    try:
+        return _value(resolve(schema, ctx.root), name, ctx, required)
+    finally:
+        ctx.depth -= 1
+
+
+def _value(schema: dict[str, Any], name: str, ctx: Context, required: bool) -> Any:
     if "const" in schema:
         return schema["const"]
     for key in ("anyOf", "oneOf"):
@@ -221,6 +232,8 @@ def _boolean(schema: dict[str, Any], name: str, ctx: Context, required: bool) ->
 
 
 def _array(schema: dict[str, Any], name: str, ctx: Context, required: bool) -> Any:
+    if ctx.depth > _MAX_DEPTH:
+        return [] if required else MISSING
     items = resolve(schema.get("items") or {}, ctx.root)
     found: list[Any] = []
     limit: int = schema["maxItems"] if isinstance(schema.get("maxItems"), int) else 8

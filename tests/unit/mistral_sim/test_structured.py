@@ -160,3 +160,13 @@ def test_a_failure_reply_says_what_failed_and_why() -> None:
     assert reply.startswith("I could not set your goals: calories goal 20000 kcal is outside")
     assert "goals are set" not in reply
     assert failure_reply("convert_time", "bad zone").startswith("The convert_time tool failed")
+
+
+class Node(BaseModel):
+    text: str
+    children: list[Node]
+
+
+def test_a_recursive_schema_ends() -> None:
+    value = rendered(Node.model_json_schema(), "a tree", reply="root")
+    assert Node.model_validate(value).text == "root"
