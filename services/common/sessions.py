@@ -7,8 +7,11 @@ JSON converter carries as is.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from temporalio.common import SearchAttributeKey
 
 SESSION_WORKFLOW = "SessionWorkflow"
 
@@ -18,6 +21,7 @@ CANCEL_TURN = "cancel_turn"
 DECIDE_APPROVAL = "decide_approval"
 END_SESSION = "end_session"
 STATUS_QUERY = "status"
+TRANSCRIPT_QUERY = "transcript"
 
 OnBusy = Literal["enqueue", "reject", "interrupt"]
 TurnStatus = Literal["queued", "running", "completed", "failed", "cancelled"]
@@ -28,6 +32,33 @@ MAX_INPUT_CHARS = 32_000
 # Turns waiting behind the running one. Bounded so a session's state (carried across
 # continue-as-new in one payload, at most 2 MB) can never outgrow what Temporal accepts.
 MAX_QUEUED_TURNS = 16
+
+
+# Search attributes the gateway sets when it starts a session's workflow, so that it can list a
+# tenant's sessions from Temporal's visibility store. Registered by the local stack
+# (scripts/stack/servers.py) and by Compose's namespace job (docker/temporal/create-namespace.sh).
+# Continue-as-new keeps them. The creation time is ours because a run's StartTime is not the
+# session's: each continue-as-new starts a new run.
+TENANT_ATTRIBUTE = SearchAttributeKey.for_keyword("SessionTenantId")
+USER_ATTRIBUTE = SearchAttributeKey.for_keyword("SessionUserId")
+CREATED_ATTRIBUTE = SearchAttributeKey.for_datetime("SessionCreatedAt")
+SEARCH_ATTRIBUTES: dict[str, str] = {
+    TENANT_ATTRIBUTE.name: "Keyword",
+    USER_ATTRIBUTE.name: "Keyword",
+    CREATED_ATTRIBUTE.name: "Datetime",
+}
+# Memo fields the list of sessions shows: the agent (set at start) and the title, the first
+# message shortened (session_title; set at start when a message starts the session, else by
+# the workflow when its first turn arrives).
+AGENT_MEMO = "agent"
+TITLE_MEMO = "title"
+TITLE_CHARS = 80
+
+
+def session_title(text: str) -> str:
+    """A one-line title from a message: whitespace collapsed, at most TITLE_CHARS characters."""
+    line = re.sub(r"\s+", " ", text).strip()
+    return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "\u2026"
 
 
 def workflow_id(tenant_id: str, session_id: str) -> str:
@@ -103,6 +134,16 @@ class TurnUsage:
 
 
 @dataclass
+class ToolCallRecord:
+    """One function call of a turn, as the transcript shows it (texts shortened by the worker)."""
+
+    name: str
+    arguments: str  # JSON text, as the model wrote it
+    result: str | None = None
+    error: str | None = None
+
+
+@dataclass
 class TurnRecord:
     turn_id: str
     status: TurnStatus
@@ -116,6 +157,8 @@ class TurnRecord:
     error: TurnError | None = None
     steps: int = 0
     agent: str | None = None
+    # The turn's function calls in order, bounded in number and size (worker/session_state.py).
+    tool_calls: list[ToolCallRecord] = field(default_factory=list)
 
 
 @dataclass
@@ -161,6 +204,34 @@ class SessionStatus:
     def turn_over(self, turn_id: str) -> bool:
         """Whether `turn_id` has finished: nothing more of it will be published."""
         return any(t.turn_id == turn_id and t.status in FINISHED_TURN_STATUSES for t in self.turns)
+
+
+@dataclass
+class TranscriptRequest:
+    """A page of turns: the `limit` newest before the turn `before` (or the newest of all)."""
+
+    limit: int = 50
+    before: str | None = None
+
+
+@dataclass
+class TranscriptPage:
+    turns: list[TurnRecord]  # oldest first
+    # The id to pass as `before` for the page of older turns; None when there are none.
+    next_before: str | None = None
+
+
+def transcript_page(records: list[TurnRecord], request: TranscriptRequest) -> TranscriptPage:
+    """The page of `records` (oldest first) that `request` asks for.
+
+    A `before` the session does not know gives an empty page: it keeps its newest turns only, so
+    a turn it has let go of has no older turns kept either.
+    """
+    end = len(records)
+    if request.before is not None:
+        end = next((i for i, r in enumerate(records) if r.turn_id == request.before), 0)
+    start = max(0, end - max(1, request.limit))
+    return TranscriptPage(records[start:end], records[start].turn_id if start > 0 else None)
 
 
 def bus_key(tenant_id: str, session_id: str) -> str:

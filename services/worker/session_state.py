@@ -9,12 +9,19 @@ from dataclasses import dataclass, field
 
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from services.common.sessions import TurnError, TurnRecord, TurnRequest
+from services.common.sessions import ToolCallRecord, TurnError, TurnRecord, TurnRequest
 from services.worker.activities import ActivityErrors
 from services.worker.model import ModelErrors
 from services.worker.outbox import OutboxItem
 from services.worker.session_limits import KEEP_RECORDS, KEEP_RECORDS_BYTES
 from services.worker.steps import Anchor, FunctionCall, FunctionOutput, Roster
+
+# What a turn record keeps of its function calls for the transcript: the first calls, each text
+# shortened. Records travel in every status answer and across continue-as-new (within
+# KEEP_RECORDS_BYTES), so a chatty tool must not crowd out the turns themselves.
+KEEP_TOOL_CALLS = 16
+KEEP_ARGUMENTS_CHARS = 1_000
+KEEP_RESULT_CHARS = 2_000
 
 
 @dataclass
@@ -52,6 +59,26 @@ def carried_records(records: list[TurnRecord]) -> list[TurnRecord]:
     ):
         kept.pop(0)
     return kept
+
+
+def shortened(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def tool_call_records(
+    kept: list[ToolCallRecord], calls: list[FunctionCall], outputs: list[FunctionOutput]
+) -> list[ToolCallRecord]:
+    """`kept` with one step's calls and results added, within KEEP_TOOL_CALLS."""
+    added = [
+        ToolCallRecord(
+            name=call.name,
+            arguments=shortened(call.arguments, KEEP_ARGUMENTS_CHARS),
+            result=None if output.is_error else shortened(output.output, KEEP_RESULT_CHARS),
+            error=shortened(output.output, KEEP_RESULT_CHARS) if output.is_error else None,
+        )
+        for call, output in zip(calls, outputs, strict=False)
+    ]
+    return [*kept, *added][:KEEP_TOOL_CALLS]
 
 
 def turn_error(err: BaseException) -> TurnError:

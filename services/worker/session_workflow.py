@@ -31,6 +31,8 @@ with workflow.unsafe.imports_passed_through():
         SESSION_WORKFLOW,
         STATUS_QUERY,
         SUBMIT_TURN,
+        TITLE_MEMO,
+        TRANSCRIPT_QUERY,
         ApprovalDecision,
         CancelReceipt,
         CancelRequest,
@@ -38,11 +40,15 @@ with workflow.unsafe.imports_passed_through():
         SessionErrors,
         SessionStart,
         SessionStatus,
+        TranscriptPage,
+        TranscriptRequest,
         TurnReceipt,
         TurnRecord,
         TurnRequest,
         TurnUsage,
         bus_key,
+        session_title,
+        transcript_page,
     )
     from services.worker import seeding
     from services.worker.outbox import Outbox
@@ -52,12 +58,21 @@ with workflow.unsafe.imports_passed_through():
         KEEP_SEEN_IDS,
         MAX_STEPS,
     )
-    from services.worker.session_state import Carry, carried_records, turn_error
+    from services.worker.session_state import (
+        Carry,
+        carried_records,
+        tool_call_records,
+        turn_error,
+    )
     from services.worker.session_team import SessionTeam
     from services.worker.session_tools import TurnTools
     from services.worker.steps import (
         PriorEntry,
     )
+
+# The session's title (its first message) in the workflow's memo, where the gateway's list of
+# sessions reads it: an upsert is a history event that older histories do not have.
+TITLE_PATCH = "session-title-memo"
 
 
 @workflow.defn(name=SESSION_WORKFLOW)
@@ -88,6 +103,8 @@ class SessionWorkflow:
         self.turns_this_run = 0
         self._cancel_reason: str | None = None
         self._end_reason: str | None = None
+        # Set at start by the gateway when the first message started the session; else below.
+        self.title: str | None = workflow.memo_value(TITLE_MEMO, None, type_hint=str)
 
     # -- the main loop ---------------------------------------------------------------------
 
@@ -110,7 +127,12 @@ class SessionWorkflow:
                 )
                 if not self.ended:
                     carried = dataclasses.asdict(self._carry())
-                    workflow.continue_as_new(dataclasses.replace(self.start, carried=carried))
+                    workflow.continue_as_new(
+                        dataclasses.replace(self.start, carried=carried),
+                        # The next run starts with the memo it was started with unless given
+                        # one: an upserted title would be lost.
+                        memo=dict(workflow.memo()) if self.title else None,
+                    )
         for request in self.queue:
             self._finish_cancelled(request.turn_id, "session ended")
         self.queue.clear()
@@ -208,7 +230,11 @@ class SessionWorkflow:
             # Results land in what the conversation owes as each call ends (kept if the turn
             # is stopped half-way); the next step hands them over.
             owed = self.conversation.owed = self.tools.placeholders(calls)
-            await self.tools.run(request.turn_id, step, await self.team.get(), calls, owed)
+            try:
+                await self.tools.run(request.turn_id, step, await self.team.get(), calls, owed)
+            finally:  # what ran (or was refused, or never ran) shows in the transcript
+                record = self.records[request.turn_id]
+                record.tool_calls = tool_call_records(record.tool_calls, calls, owed)
             tool_steps += seeding.tool_step(calls, owed)
         raise ApplicationError(
             f"the agents asked for tools {MAX_STEPS} times without answering",
@@ -249,6 +275,9 @@ class SessionWorkflow:
             return self._duplicate_receipt(request.turn_id)
         self.seen.append(request.turn_id)
         record = self.records[request.turn_id] = self._new_record(request)
+        if self.title is None and workflow.patched(TITLE_PATCH):
+            self.title = session_title(request.input)
+            workflow.upsert_memo({TITLE_MEMO: self.title})
         interrupted: list[str] = []
         if request.on_busy == "interrupt" and self.running is not None:
             interrupted.append(self.running)
@@ -379,6 +408,10 @@ class SessionWorkflow:
             ],
             conversation_id=self.conversation.conversation_id,
         )
+
+    @workflow.query(name=TRANSCRIPT_QUERY)
+    def transcript(self, request: TranscriptRequest) -> TranscriptPage:
+        return transcript_page(list(self.records.values()), request)
 
 
 def _unknown_approval(approval_id: str) -> ApplicationError:
