@@ -4,8 +4,9 @@ The worker serves no HTTP, so "alive" means what matters: Temporal has seen a po
 worker's task queue, recently, from a poller whose identity names this container. The SDK's
 default identity is `<pid>@<hostname>` and a container's hostname is its own (replicas differ).
 
-Exit 0 when healthy, 1 otherwise (with one line saying why). Reads TEMPORAL_ADDRESS,
-TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE like the worker does.
+Exit 0 when healthy, 1 otherwise (with one line saying why). Connects as the worker does
+(services/common/temporal_client.py: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TLS, API key) and
+asks about TEMPORAL_TASK_QUEUE.
 """
 
 from __future__ import annotations
@@ -25,12 +26,13 @@ async def check() -> str | None:
     from temporalio.api.enums.v1 import TaskQueueType
     from temporalio.api.taskqueue.v1 import TaskQueue
     from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
-    from temporalio.client import Client
 
-    address = os.environ.get("TEMPORAL_ADDRESS", "localhost:7233")
-    namespace = os.environ.get("TEMPORAL_NAMESPACE", "default")
-    queue = os.environ.get("TEMPORAL_TASK_QUEUE", "durable-agents")
-    client = await Client.connect(address, namespace=namespace)
+    from services.common.settings import TemporalSettings, load_settings
+    from services.common.temporal_client import connect_temporal
+
+    settings = load_settings(TemporalSettings)
+    client = await connect_temporal(settings)
+    namespace, queue = client.namespace, settings.task_queue
     host = socket.gethostname()
     now = time.time()
     seen = []
@@ -58,7 +60,9 @@ async def check() -> str | None:
 def main() -> int:
     try:
         reason = asyncio.run(asyncio.wait_for(check(), timeout=8))
-    except Exception as exc:  # any failure to ask Temporal is "unhealthy", said in one line
+    # Any failure to ask Temporal is "unhealthy", said in one line (a connection that cannot
+    # work is a ConfigError, which is a SystemExit).
+    except (Exception, SystemExit) as exc:
         reason = f"cannot ask Temporal: {type(exc).__name__}: {exc}"
     if reason:
         print(f"worker unhealthy: {reason}", file=sys.stderr)

@@ -1,17 +1,20 @@
 """`python -m services.gateway --host 127.0.0.1 --port 8000`: the gateway under gunicorn.
 
-Settings are checked here first so a missing `GATEWAY_API_KEYS` is one line, not a worker boot
-traceback; then this process becomes the gunicorn master (signals reach it directly).
+Settings are checked here first so a missing `GATEWAY_API_KEYS` or a Temporal connection that
+cannot work (a wrong CA, server name or key) is one line, not a worker boot traceback; then this
+process becomes the gunicorn master (signals reach it directly).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 from pathlib import Path
 
-from services.common.settings import RedisSettings, TemporalSettings, load_settings
+from services.common.settings import ConfigError, RedisSettings, TemporalSettings, load_settings
+from services.common.temporal_client import connect_temporal, exit_with
 from services.gateway.settings import GatewaySettings
 
 CONFIG = Path(__file__).resolve().parent / "gunicorn_conf.py"
@@ -26,14 +29,24 @@ def gunicorn_argv(host: str, port: int, workers: int | None) -> list[str]:
     return [*argv, APP]
 
 
+async def check_temporal(settings: TemporalSettings) -> None:
+    """Connect once, as each gunicorn worker will (raises TemporalUnavailable: one line)."""
+    await connect_temporal(settings)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m services.gateway", description=__doc__)
     parser.add_argument("--host", default=os.environ.get("GATEWAY_HOST", "0.0.0.0"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("GATEWAY_PORT", "8000")))
     parser.add_argument("--workers", type=int, default=None, help="default: WEB_CONCURRENCY")
     args = parser.parse_args(argv)
-    for settings in (GatewaySettings, TemporalSettings, RedisSettings):
+    for settings in (GatewaySettings, RedisSettings):
         load_settings(settings)  # raises ConfigError: one line naming the variable
+    # Before the exec: the connection's runtime goes with this process image.
+    try:
+        asyncio.run(check_temporal(load_settings(TemporalSettings)))
+    except ConfigError as error:
+        exit_with(error)
     command = gunicorn_argv(args.host, args.port, args.workers)
     os.execv(command[0], command)
 

@@ -15,13 +15,14 @@ from typing import Any
 import redis.asyncio as aioredis
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from temporalio.client import Client, Interceptor
+from temporalio.client import Interceptor
 
 from services.common.bus import EventBus
 from services.common.fanout import Fanout
 from services.common.redis_options import connection_options
 from services.common.settings import RedisSettings, TemporalSettings, load_settings
 from services.common.telemetry import Telemetry, setup_telemetry
+from services.common.temporal_client import connect_temporal
 from services.gateway.admission import AdmissionConfig, AdmissionLimiter
 from services.gateway.auth import ApiKeys
 from services.gateway.guard import GuardMiddleware
@@ -48,9 +49,7 @@ async def _resources(
 ) -> AsyncIterator[Gateway]:
     keys = ApiKeys(settings.api_keys)
     keys.warn_if_dev_key()
-    client = await Client.connect(
-        temporal.address, namespace=temporal.namespace, interceptors=interceptors
-    )
+    client = await connect_temporal(temporal, interceptors=interceptors)
     # Many streams start at once (each backfills, takes a slot): wait for a pooled connection
     # rather than fail with MaxConnectionsError, which made a 503 under 200 concurrent turns.
     pool = aioredis.BlockingConnectionPool.from_url(

@@ -10,17 +10,19 @@ from contextlib import AsyncExitStack
 
 import uvloop
 
-from services.common.settings import load_settings
+from services.common.settings import ConfigError, TemporalSettings, load_settings
 from services.common.telemetry import setup_telemetry
+from services.common.temporal_client import connect_config, connect_temporal, describe, exit_with
 from services.worker.roster import load_teams
 from services.worker.settings import WorkerSettings
-from services.worker.worker import build_worker, connect_temporal
+from services.worker.worker import build_worker
 
 log = logging.getLogger("services.worker")
 
 
 async def main() -> None:
     settings = load_settings(WorkerSettings)
+    temporal = load_settings(TemporalSettings)
     # A bad team file stops the worker here, with one line, before any connection is tried.
     load_teams(settings.agent_teams_dir, settings.team_variable)
     telemetry = setup_telemetry("worker", httpx=True, redis=True)
@@ -28,14 +30,14 @@ async def main() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    client = await connect_temporal(settings, telemetry.temporal_interceptors())
+    client = await connect_temporal(temporal, interceptors=telemetry.temporal_interceptors())
     async with AsyncExitStack() as stack:
-        parts = await build_worker(settings, client, stack)
+        parts = await build_worker(settings, client, stack, task_queue=temporal.task_queue)
         model = "the simulator" if settings.uses_simulator else "the Mistral API"
         log.info(
             "worker polling %s on %s (%s at %s)",
-            settings.temporal_task_queue,
-            settings.temporal_address,
+            temporal.task_queue,
+            describe(connect_config(temporal)),
             model,
             settings.mistral_url,
         )
@@ -50,4 +52,7 @@ async def main() -> None:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    uvloop.run(main())
+    try:
+        uvloop.run(main())
+    except ConfigError as error:
+        exit_with(error)

@@ -18,11 +18,10 @@ DEFAULT_TEAMS_DIR = Path(__file__).resolve().parents[2] / "teams"
 
 class WorkerSettings(RedisSettings, McpAuthSettings):
     """Redis (`REDIS_URL`, the event log's length and lifetime) as every service reads it; the MCP
-    server's shared secret (`MCP_AUTH_TOKEN` or `MCP_AUTH_TOKEN_FILE`) as the server reads it."""
+    server's shared secret (`MCP_AUTH_TOKEN` or `MCP_AUTH_TOKEN_FILE`) as the server reads it.
+    Temporal is `TemporalSettings` and Temporal's own variables, read once for every service
+    (services/common/temporal_client.py)."""
 
-    temporal_address: str = "localhost:7233"
-    temporal_namespace: str = "default"
-    temporal_task_queue: str = "durable-agents"
     mistral_api_key: SecretStr | None = None
     # Unset: the real API when a key is set, else the simulator at `MISTRAL_SIMULATOR_URL`.
     mistral_server_url: str | None = None

@@ -14,7 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import redis.asyncio as aioredis
-from temporalio.client import Client, Interceptor
+from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -77,23 +77,12 @@ class WorkerParts:
     activities: SessionActivities
 
 
-async def connect_temporal(
-    settings: WorkerSettings, interceptors: list[Interceptor] | None = None
-) -> Client:
-    """The worker's client; `interceptors` trace workflows and activities when tracing is on."""
-    return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        interceptors=interceptors or [],
-    )
-
-
 async def build_worker(
     settings: WorkerSettings,
     client: Client,
     stack: AsyncExitStack,
     *,
-    task_queue: str | None = None,
+    task_queue: str,
 ) -> WorkerParts:
     """A ready Worker; `stack` owns its Redis, Mistral and MCP clients."""
     # Bounded and retried on a fresh connection: a paused or restarted Redis must cost a step
@@ -112,11 +101,10 @@ async def build_worker(
     await stack.enter_async_context(
         publishing_teams(redis, mcp, settings.agent_model, settings.approval_tool_names)
     )
-    queue = task_queue or settings.temporal_task_queue
     build_id = settings.worker_build_id or code_build_id()
     roster_worker = Worker(
         client,
-        task_queue=roster_task_queue(queue),
+        task_queue=roster_task_queue(task_queue),
         workflows=[RosterWorkflow],
         workflow_runner=WORKFLOW_RUNNER,
         build_id=build_id,
@@ -128,7 +116,7 @@ async def build_worker(
     await stack.enter_async_context(roster_worker)
     worker = Worker(
         client,
-        task_queue=queue,
+        task_queue=task_queue,
         workflows=[SessionWorkflow],
         workflow_runner=session_runner(settings),
         build_id=build_id,

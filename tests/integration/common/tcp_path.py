@@ -4,12 +4,15 @@ Clients that connect to `TcpPath.port` reach the target through it. `cut()` clos
 connection and refuses new ones (a reset path); `blackhole()` keeps every connection open but
 forwards nothing, new ones included (a silently dropped path: no error, no answer). `restore()`
 forwards new connections again; one that went through a blackhole stays dead, as after a real one.
+With `ssl`, the path is a TLS terminator in front of a plain server (an mTLS proxy when the
+context asks for client certificates).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl as ssl_module
 
 
 class _Link:
@@ -25,8 +28,9 @@ class _Link:
 
 
 class TcpPath:
-    def __init__(self, target_port: int) -> None:
+    def __init__(self, target_port: int, *, ssl: ssl_module.SSLContext | None = None) -> None:
         self.target_port = target_port
+        self.ssl = ssl
         self.state = "open"
         self.port = 0
         self._links: set[_Link] = set()
@@ -34,7 +38,7 @@ class TcpPath:
         self._server: asyncio.Server | None = None
 
     async def __aenter__(self) -> TcpPath:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0, ssl=self.ssl)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 

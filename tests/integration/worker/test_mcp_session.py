@@ -90,7 +90,6 @@ async def worker_mcp(url: str, token: str = MCP_TEST_TOKEN) -> AsyncIterator[Mcp
 def tool_call_activity(tools: McpTools, user: User) -> Callable[[], Any]:
     """The tool-call activity's MCP step, as it maps errors, on `tools`."""
     settings = worker_settings(
-        temporal="127.0.0.1:1",
         redis_url="redis://127.0.0.1:1",
         sim_url="http://127.0.0.1:1",
         mcp_url=tools.url,

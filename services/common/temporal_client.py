@@ -1,0 +1,104 @@
+"""Connecting to Temporal the way Temporal's own SDKs and CLI are configured.
+
+`temporalio.envconfig` reads `TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`, `TEMPORAL_API_KEY`, the
+`TEMPORAL_TLS_*` files or data (client certificate and key, server CA, server name) and
+`TEMPORAL_GRPC_META_*`, over a TOML profile (`TEMPORAL_PROFILE`, `TEMPORAL_CONFIG_FILE`); what
+none of them sets falls back to `TemporalSettings`. So a dev server, a self-hosted cluster with
+mTLS and Temporal Cloud with an API key are all environment, never code.
+
+A connection that cannot work (a wrong CA, server name or key, nothing listening) is one line
+that says which setting to look at, never a Rust traceback; the key itself is never in it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from temporalio.client import Client, Interceptor
+from temporalio.envconfig import ClientConfig, ClientConnectConfig
+
+from services.common.settings import ConfigError, TemporalSettings
+
+# What the TLS stack says, and what a person should check (the variables envconfig reads).
+_CAUSES = (
+    ("UnknownIssuer", "the server's certificate is not signed by TEMPORAL_TLS_SERVER_CA_CERT_*"),
+    (
+        "NotValidForName",
+        "the server's certificate does not name TEMPORAL_TLS_SERVER_NAME (or the address's host)",
+    ),
+    ("KeyMismatch", "TEMPORAL_TLS_CLIENT_KEY_* does not belong to TEMPORAL_TLS_CLIENT_CERT_*"),
+    (
+        "CertificateRequired",
+        "the server wants a client certificate: set TEMPORAL_TLS_CLIENT_CERT_* and _KEY_*",
+    ),
+    ("BadCertificate", "the server refused the client certificate"),
+    ("UnknownCA", "the server does not trust the client certificate's CA"),
+    ("InvalidContentType", "the server does not speak TLS: unset TEMPORAL_TLS* and the API key"),
+    ("CorruptMessage", "the server does not speak TLS: unset TEMPORAL_TLS* and the API key"),
+    ("Unauthenticated", "the server refused the credentials (the API key or client certificate)"),
+    ("Connection refused", "nothing listens there"),
+)
+
+
+class TemporalUnavailable(ConfigError):
+    """Temporal cannot be reached with these settings; raised at start, one line."""
+
+
+def connect_config(settings: TemporalSettings | None = None) -> ClientConnectConfig:
+    """`Client.connect` keyword arguments from Temporal's variables and profile, over our
+    defaults (`TemporalSettings`: the address and namespace when nothing else names them)."""
+    settings = settings or TemporalSettings()
+    try:
+        config = ClientConfig.load_client_connect_config()
+    except (OSError, ValueError, RuntimeError) as exc:  # a profile or file that cannot be read
+        raise ConfigError(f"Temporal connection settings are invalid: {exc}") from exc
+    config.setdefault("target_host", settings.address)
+    config.setdefault("namespace", settings.namespace)
+    return config
+
+
+def describe(config: ClientConnectConfig) -> str:
+    """Where a client connects, for logs and errors (never the API key or a certificate)."""
+    extras = []
+    if config.get("tls"):
+        extras.append("TLS")
+    if config.get("api_key"):
+        extras.append("API key")
+    how = f", {' and '.join(extras)}" if extras else ""
+    return f"{config.get('target_host')} (namespace {config.get('namespace')}{how})"
+
+
+def why(error: BaseException) -> str:
+    """The reason a connection failed, in the words of the settings to check."""
+    text = str(error)
+    for token, reason in _CAUSES:
+        if token in text:
+            return reason
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+async def connect_temporal(
+    settings: TemporalSettings | None = None, *, interceptors: Sequence[Interceptor] = ()
+) -> Client:
+    """A connected client, or `TemporalUnavailable` with one line saying what to check."""
+    config = connect_config(settings)
+    try:
+        return await Client.connect(**config, interceptors=list(interceptors))
+    except (RuntimeError, OSError, ValueError) as exc:
+        raise TemporalUnavailable(
+            f"cannot connect to Temporal at {describe(config)}: {why(exc)}"
+        ) from exc
+
+
+def exit_with(error: ConfigError) -> NoReturn:
+    """Print `error`'s one line and leave at once, status 1.
+
+    After a failed connection the Temporal SDK's runtime can abort the interpreter on its way
+    out (status -6 seen), which would bury the line under a crash; `os._exit` skips that.
+    """
+    sys.stdout.flush()
+    print(error, file=sys.stderr, flush=True)
+    os._exit(1)
