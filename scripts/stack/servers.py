@@ -20,6 +20,7 @@ from scripts.stack.processes import (
     http_ok,
     port_is_open,
 )
+from services.common.sessions import SEARCH_ATTRIBUTES
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -88,6 +89,10 @@ def start_temporal(
     # (10-13% less server CPU per turn measured; docker/temporal/dynamicconfig.yaml says more).
     argv += ["--dynamic-config-value", "matching.numTaskqueueReadPartitions=1"]
     argv += ["--dynamic-config-value", "matching.numTaskqueueWritePartitions=1"]
+    # What the gateway lists sessions by (services/common/sessions.py); on a database that has
+    # them already, start-dev leaves them as they are.
+    for name, kind in SEARCH_ATTRIBUTES.items():
+        argv += ["--search-attribute", f"{name}={kind}"]
     if ui_port:
         argv += ["--ui-port", str(ui_port), "--ui-ip", "127.0.0.1"]
     else:

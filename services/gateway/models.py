@@ -96,10 +96,29 @@ class TurnErrorOut(BaseModel):
     message: str
 
 
+TurnStatusOut = Literal["queued", "running", "completed", "failed", "cancelled"]
+
+
+class ToolCallOut(BaseModel):
+    """One function call of a turn. Arguments and result are shortened (to 1,000 and 2,000
+    characters) and a turn keeps its first 16 calls."""
+
+    name: str
+    arguments: dict[str, Any] | str = Field(
+        description="The arguments as an object; as the model's text when that is not a JSON "
+        "object (or was shortened)"
+    )
+    result: str | None = Field(description="The tool's result; null when it failed")
+    error: str | None = Field(
+        description="Why the call failed, was refused or did not run; null when it succeeded"
+    )
+
+
 class TurnOut(BaseModel):
     turn_id: str
-    status: Literal["queued", "running", "completed", "failed", "cancelled"]
+    status: TurnStatusOut
     submitted_at: str
+    input: str = Field(description="What the user said")
     started_at: str | None
     finished_at: str | None
     output: str | None
@@ -107,6 +126,7 @@ class TurnOut(BaseModel):
     error: TurnErrorOut | None
     steps: int
     agent: str | None
+    tool_calls: list[ToolCallOut]
 
 
 class SessionOut(BaseModel):
@@ -121,6 +141,51 @@ class SessionOut(BaseModel):
     turns: list[TurnOut]
     metadata: dict[str, str]
     pending_approvals: list[dict[str, Any]]
+    conversation_id: str | None = Field(
+        description="The Mistral conversation the next turn continues"
+    )
+
+
+class SessionSummaryOut(BaseModel):
+    session_id: str
+    agent: str
+    user_id: str | None
+    created_at: str = Field(description="RFC 3339, UTC")
+    status: Literal["active", "ended"]
+    title: str | None = Field(
+        description="The session's first message, on one line, at most 80 characters; null "
+        "before the first message"
+    )
+
+
+class SessionList(BaseModel):
+    """The tenant's sessions, newest first."""
+
+    sessions: list[SessionSummaryOut]
+    next_page_token: str | None = Field(
+        description="Pass as `page_token` for the next page; null on the last page"
+    )
+
+
+class TranscriptTurnOut(BaseModel):
+    turn_id: str
+    input: str = Field(description="What the user said")
+    output: str | None = Field(description="The final answer; null until the turn completes")
+    status: TurnStatusOut
+    agent: str | None = Field(description="The agent that gave the answer")
+    tool_calls: list[ToolCallOut]
+    error: TurnErrorOut | None
+    created_at: str | None = Field(description="When the turn was submitted (RFC 3339)")
+    completed_at: str | None = Field(description="When the turn ended, however it ended")
+
+
+class TranscriptOut(BaseModel):
+    """A page of the session's turns, oldest first."""
+
+    turns: list[TranscriptTurnOut]
+    next_before: str | None = Field(
+        description="Pass as `before` for the page of older turns; null when there are none"
+    )
 
 
 class Health(BaseModel):

@@ -26,7 +26,9 @@ from services.gateway.models import (
     ProblemDetails,
     SendMessage,
     SessionCreated,
+    SessionList,
     SessionOut,
+    TranscriptOut,
     TurnAccepted,
 )
 
@@ -36,6 +38,8 @@ RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     TeamList,
     SessionCreated,
     SessionOut,
+    SessionList,
+    TranscriptOut,
     TurnAccepted,
     CancelAccepted,
     Health,
@@ -43,13 +47,13 @@ RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
 )
 
 PROBLEM_TEXT = {
-    400: "Malformed request (JSON, header or event id)",
+    400: "Malformed request (JSON, header, event id or page token)",
     401: "Missing or invalid API key",
     404: "No such session (or another tenant's), turn or approval",
     409: "The session is busy (on_busy=reject) or ended, or the turn already finished",
     413: "Body or input too large",
     415: "The body is not JSON",
-    422: "The body does not match the schema",
+    422: "The body or a query parameter does not match the schema",
     429: "Rate limited (see Retry-After)",
     502: "The session answered with an unexpected error",
     503: "Temporal or Redis unavailable (see Retry-After)",
@@ -94,6 +98,49 @@ def _path(name: str, pattern: str, description: str) -> dict[str, Any]:
 
 
 SID = _path("sid", SESSION_ID_PATTERN, "Session id")
+
+
+def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema,
+    }
+
+
+LIST_PARAMETERS = [
+    _query(
+        "user_id",
+        "Only this user's sessions (the `user_id` they were created with)",
+        {"type": "string", "pattern": SESSION_ID_PATTERN},
+    ),
+    _query(
+        "page_size",
+        "Sessions per page",
+        {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+    ),
+    _query(
+        "page_token",
+        "The `next_page_token` of the previous page (opaque); a token not made by this API "
+        "is a 400",
+        {"type": "string", "minLength": 1},
+    ),
+]
+TURNS_PARAMETERS = [
+    _query(
+        "limit",
+        "Turns per page",
+        {"type": "integer", "minimum": 1, "maximum": 100, "default": 50},
+    ),
+    _query(
+        "before",
+        "The `next_before` of the previous page: the turns before that turn. A turn the "
+        "session no longer keeps gives an empty page",
+        {"type": "string", "pattern": REF_ID_PATTERN},
+    ),
+]
 SSE = {
     "description": "Server-sent events: `id` is the bus id, `event` the event type, `data` JSON",
     "content": {
@@ -151,6 +198,15 @@ SUBMIT_TOO_MANY = {
 def _operations() -> dict[str, Any]:
     return {
         "/v1/sessions": {
+            "get": {
+                "operationId": "listSessions",
+                "summary": "The tenant's sessions, newest first",
+                "description": "Newest first by creation time, a page at a time; `status` is "
+                "`active` until the session is ended. Sessions show a moment after they are "
+                "created (Temporal's visibility store is eventually consistent).",
+                "parameters": LIST_PARAMETERS,
+                "responses": {"200": _json(SessionList, "A page"), **_problems(400, 422, 502)},
+            },
             "post": {
                 "operationId": "createSession",
                 "summary": "Start a session",
@@ -159,13 +215,16 @@ def _operations() -> dict[str, Any]:
                     "201": _json(SessionCreated, "The session was started"),
                     **_problems(400, 409, 413, 415, 422),
                 },
-            }
+            },
         },
         "/v1/sessions/{sid}": {
             "parameters": [SID],
             "get": {
                 "operationId": "getSession",
                 "summary": "The session's status and turns",
+                "description": "Every turn the session keeps (inputs and tool calls included; "
+                "after continue-as-new its 50 newest, fewer when their texts are long); "
+                "`GET /v1/sessions/{sid}/turns` pages through them.",
                 "responses": {"200": _json(SessionOut, "Status"), **_problems(404, 502)},
             },
             "delete": {
@@ -236,6 +295,22 @@ def _operations() -> dict[str, Any]:
                     },
                 ],
                 "responses": {"200": SSE, **_problems(400, 404, 409, 502)},
+            },
+        },
+        "/v1/sessions/{sid}/turns": {
+            "parameters": [SID],
+            "get": {
+                "operationId": "sessionTurns",
+                "summary": "The transcript: the session's turns, newest page first",
+                "description": "Each turn's input, final output, tool calls and status; a "
+                "page is the `limit` newest turns before `before`, oldest first. A session keeps "
+                "its 50 newest turns across continue-as-new (fewer when their texts are long); "
+                "a turn keeps its first 16 tool calls, each text shortened.",
+                "parameters": TURNS_PARAMETERS,
+                "responses": {
+                    "200": _json(TranscriptOut, "A page of turns"),
+                    **_problems(404, 422, 502),
+                },
             },
         },
         "/v1/sessions/{sid}/turns/{tid}/cancel": {

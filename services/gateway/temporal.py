@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 
 from temporalio.client import (
@@ -22,18 +22,29 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from services.common.sessions import (
+    AGENT_MEMO,
     CANCEL_TURN,
+    CREATED_ATTRIBUTE,
     DECIDE_APPROVAL,
     END_SESSION,
     FINISHED_TURN_STATUSES,
     SESSION_WORKFLOW,
     STATUS_QUERY,
     SUBMIT_TURN,
+    TENANT_ATTRIBUTE,
+    TITLE_MEMO,
+    TRANSCRIPT_QUERY,
+    USER_ATTRIBUTE,
     ApprovalDecision,
     CancelReceipt,
     CancelRequest,
@@ -41,12 +52,17 @@ from services.common.sessions import (
     SessionErrors,
     SessionStart,
     SessionStatus,
+    TranscriptPage,
+    TranscriptRequest,
     TurnReceipt,
     TurnRecord,
     TurnRequest,
+    session_title,
+    transcript_page,
     workflow_id,
 )
 from services.gateway.problems import Problem
+from services.gateway.session_list import Cursor, SessionPage, newest_sessions
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +125,8 @@ class SessionClient:
                 task_queue=self.task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                search_attributes=listed_as(start),
+                memo={AGENT_MEMO: start.agent},
             )
 
     async def submit(self, start: SessionStart, request: TurnRequest) -> TurnReceipt:
@@ -123,6 +141,9 @@ class SessionClient:
             task_queue=self.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            # Used only when this message starts the session: it is then the title.
+            search_attributes=listed_as(start),
+            memo={AGENT_MEMO: start.agent, TITLE_MEMO: session_title(request.input)},
         )
         try:
             async with self._errors(start.tenant_id, start.session_id):
@@ -143,6 +164,45 @@ class SessionClient:
                 STATUS_QUERY, result_type=SessionStatus
             )
         return status
+
+    async def transcript(
+        self, tenant_id: str, session_id: str, request: TranscriptRequest
+    ) -> TranscriptPage:
+        """A page of the session's turns, from the session's transcript query; a worker too old
+        to know that query has the page cut from its status (without tool calls)."""
+        handle = self.handle(tenant_id, session_id)
+        async with self._errors(tenant_id, session_id):
+            try:
+                page: TranscriptPage = await handle.query(
+                    TRANSCRIPT_QUERY, request, result_type=TranscriptPage
+                )
+            except WorkflowQueryFailedError as exc:
+                if f"'{TRANSCRIPT_QUERY}' expected but not found" not in str(exc):
+                    raise  # the message of the Python SDK's workers for an unknown query
+                status: SessionStatus = await handle.query(STATUS_QUERY, result_type=SessionStatus)
+                page = transcript_page(status.turns, request)
+        return page
+
+    async def list_sessions(
+        self, tenant_id: str, user_id: str | None, size: int, cursor: Cursor | None
+    ) -> SessionPage:
+        """The tenant's sessions, newest first (session_list.py)."""
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                return await newest_sessions(self.client, tenant_id, user_id, size, cursor)
+        except TimeoutError:
+            raise unavailable("Temporal did not answer in time; retry.") from None
+        except RPCError as exc:
+            if exc.status in _UNAVAILABLE:
+                raise unavailable("Temporal is unavailable; retry.") from None
+            if exc.status == RPCStatusCode.INVALID_ARGUMENT:
+                # A namespace without the search attributes (scripts/stack/servers.py and
+                # docker/temporal/create-namespace.sh register them).
+                log.error("listing sessions failed: %s", exc.message)
+                raise Problem(
+                    502, "temporal-error", "Temporal cannot list sessions in this namespace."
+                ) from None
+            raise Problem(502, "temporal-error", f"Temporal answered {exc.status.name}.") from None
 
     async def is_open(self, tenant_id: str, session_id: str) -> bool:
         """Whether the session's workflow still runs (False: it has ended).
@@ -261,6 +321,17 @@ class SessionClient:
         except TimeoutError:
             raise unavailable("Temporal is unavailable; retry.") from None
         return True
+
+
+def listed_as(start: SessionStart) -> TypedSearchAttributes:
+    """What lists the session: its tenant, user and creation time (session_list.py)."""
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(TENANT_ATTRIBUTE, start.tenant_id),
+            SearchAttributePair(USER_ATTRIBUTE, start.user_id),
+            SearchAttributePair(CREATED_ATTRIBUTE, datetime.now(UTC)),
+        ]
+    )
 
 
 def _retrieve_start_outcome(operation: WithStartWorkflowOperation[Any, Any]) -> None:

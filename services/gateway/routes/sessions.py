@@ -1,4 +1,4 @@
-"""Session endpoints: create, read, end, send a message, cancel a turn, decide an approval."""
+"""Session endpoints: create, list, read, end, send a message, cancel a turn, decide an approval."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ from services.gateway.models import (
     TurnAccepted,
 )
 from services.gateway.problems import TYPE_PREFIX, Problem
+from services.gateway.routes import listing
 from services.gateway.routes.agents import require_team
 from services.gateway.routes.paths import ref_id, session_id
 from services.gateway.state import Gateway, gateway, principal
@@ -80,6 +81,12 @@ async def create_session(request: Request) -> Response:
     return JSONResponse(
         created.model_dump(), status_code=201, headers={"Location": f"/v1/sessions/{sid}"}
     )
+
+
+async def sessions_collection(request: Request) -> Response:
+    if request.method == "POST":
+        return await create_session(request)
+    return await listing.list_sessions(request)
 
 
 async def get_session(request: Request) -> Response:
@@ -216,8 +223,8 @@ async def decide_approval(request: Request) -> Response:
 
 
 ROUTES = [
-    Route("/v1/sessions", create_session, methods=["POST"], name="create_session"),
     # One route per path, so a 405 lists every method the path takes in `Allow`.
+    Route("/v1/sessions", sessions_collection, methods=["GET", "POST"], name="sessions"),
     Route("/v1/sessions/{sid}", session_resource, methods=["GET", "DELETE"], name="session"),
     Route("/v1/sessions/{sid}/messages", send_message, methods=["POST"], name="send_message"),
     Route(
@@ -229,4 +236,5 @@ ROUTES = [
         methods=["POST"],
         name="decide_approval",
     ),
+    *listing.ROUTES,
 ]

@@ -176,7 +176,10 @@ class FakeSessionWorkflow:
         if known is not None:
             return self._receipt(request.turn_id, duplicate=True)
         self.turns[request.turn_id] = TurnRecord(
-            turn_id=request.turn_id, status="queued", submitted_at=workflow.now().isoformat()
+            turn_id=request.turn_id,
+            status="queued",
+            submitted_at=workflow.now().isoformat(),
+            input=request.input,
         )
         self.inputs[request.turn_id] = request.input
         interrupted: list[str] = []
