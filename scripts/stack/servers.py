@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
 import signal
@@ -10,6 +11,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,7 +106,39 @@ def start_temporal(
     process = ManagedProcess(name, argv, log_dir=log_dir).start()
     server = TemporalServer(process, port, http_port, ui_port, namespace)
     process.wait_ready(lambda: temporal_ready(server), timeout=60)
+    register_search_attributes(binary, server)
     return server
+
+
+def register_search_attributes(binary: str, server: TemporalServer) -> None:
+    """start-dev registers its `--search-attribute`s only in a new database: one made before
+    they existed (an older `.data/`) gets the missing ones here, before anything starts a session.
+    """
+    where = ["--address", server.address, "--namespace", server.namespace]
+    listed = subprocess.run(
+        [binary, "operator", "search-attribute", "list", *where, "-o", "json"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    known = json.loads(listed.stdout).get("customAttributes", {})
+    missing = {name: kind for name, kind in SEARCH_ATTRIBUTES.items() if name not in known}
+    if not missing:
+        return
+    create = [binary, "operator", "search-attribute", "create", *where]
+    for name, kind in missing.items():
+        subprocess.run(
+            [*create, "--name", name, "--type", kind], capture_output=True, timeout=30, check=True
+        )
+    # Registered in the database; the frontend takes them once its namespace cache refreshes.
+    query = " AND ".join(f"{name} IS NOT NULL" for name in missing)
+    accepted = [binary, "workflow", "list", *where, "--limit", "1", "--query", query]
+    deadline = time.monotonic() + 60
+    while subprocess.run(accepted, capture_output=True, timeout=30).returncode != 0:
+        if time.monotonic() > deadline:
+            raise StartupError(f"Temporal did not take the search attributes {sorted(missing)}")
+        time.sleep(0.2)
 
 
 def temporal_ready(server: TemporalServer) -> bool:
