@@ -21,6 +21,11 @@ import yaml
 ROOT = Path(__file__).resolve().parents[3]
 COMPOSE_FILE = ROOT / "compose.yaml"
 DOCKERFILE = ROOT / "docker" / "Dockerfile"
+ENV_EXAMPLE = ROOT / ".env.example"
+MCP_STORE = ROOT / "services" / "mcp_server" / "store.py"
+
+# Server and admin-tools: 1.31.2 has 1.31.0's security and gRPC fixes.
+TEMPORAL_VERSION = "1.31.2"
 
 # Services that run once and exit; every other service runs for as long as the stack does.
 TEMPORAL_JOBS = {"temporal-schema", "temporal-namespace"}
@@ -178,9 +183,31 @@ def test_only_gateway_ui_and_temporal_publish_ports() -> None:
         ports = _services()[name]["ports"]
         assert len(ports) == 1, name
         assert str(ports[0]).endswith(f":{container_port}"), ports
-    # Temporal's frontend has no auth here: loopback only.
+    # Temporal's frontend has no auth here: loopback only, always.
     assert str(_services()["temporal"]["ports"][0]).startswith("127.0.0.1:")
-    assert _services()["gateway"]["ports"] == ["${GATEWAY_PORT:-8000}:8000"]
+    assert _services()["gateway"]["ports"] == [
+        "${GATEWAY_BIND_ADDRESS:-127.0.0.1}:${GATEWAY_PORT:-8000}:8000"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("env", "exposed"),
+    [
+        pytest.param({}, set(), id="default"),
+        pytest.param({"GATEWAY_BIND_ADDRESS": "0.0.0.0"}, {"gateway"}, id="gateway"),
+        pytest.param({"TEMPORAL_UI_BIND_ADDRESS": "10.0.0.5"}, {"temporal-ui"}, id="ui"),
+    ],
+)
+def test_published_ports_are_on_loopback_unless_exposed(
+    env: dict[str, str], exposed: set[str], tmp_path: Path
+) -> None:
+    """The UI has no login and write actions, the gateway's default key is the dev key: neither
+    is reachable from another machine unless its bind address says so."""
+    services = _resolved(tmp_path, env=env)
+    for name in PUBLISHED:
+        (port,) = services[name]["ports"]
+        expected = next(iter(env.values())) if name in exposed else "127.0.0.1"
+        assert port["host_ip"] == expected, (name, port)
 
 
 def _image_tag(image: str) -> str:
@@ -200,6 +227,10 @@ def test_temporal_server_and_admin_tools_share_one_pinned_version() -> None:
         r"\$\{TEMPORAL_VERSION:-(\d+\.\d+\.\d+)\}", _image_tag(images["temporal"])
     )
     assert default, "pin a default version, overridable with TEMPORAL_VERSION"
+    assert default.group(1) == TEMPORAL_VERSION
+    # .env.example shows the same default.
+    named = re.findall(r"^# TEMPORAL_VERSION=(\S+)$", ENV_EXAMPLE.read_text(), re.MULTILINE)
+    assert named == [TEMPORAL_VERSION]
     assert "auto-setup" not in COMPOSE_FILE.read_text()
     assert re.search(r"-(\d+\.\d+\.\d+)\}$", services["temporal-ui"]["image"])
     for name in ("postgres", "redis"):
@@ -212,12 +243,36 @@ def test_temporal_runs_on_postgres_with_the_dynamic_config_of_docker() -> None:
     assert env["DB"] == "postgres12"
     assert env["BIND_ON_IP"] == "0.0.0.0"
     assert env["POSTGRES_SEEDS"] == "postgres"
+    # No authorizer, acknowledged (the server's --allow-no-auth flag), not a warning at start.
+    assert env["TEMPORAL_ALLOW_NO_AUTH"] == "true"
     mounted = {volume.split(":")[1]: ROOT / volume.split(":")[0] for volume in temporal["volumes"]}
     source = mounted[env["DYNAMIC_CONFIG_FILE_PATH"]]
     dynamic = yaml.safe_load(source.read_text())
     assert dynamic["frontend.enableUpdateWorkflowExecution"][0]["value"] is True
-    assert dynamic["frontend.enableExecuteMultiOperation"][0]["value"] is True
     assert dynamic["system.forceSearchAttributesCacheRefreshOnRead"][0]["value"] is False
+
+
+def _max_connections() -> int:
+    command = _services()["postgres"]["command"]
+    settings = dict(arg.split("=", 1) for arg in command if "=" in arg)
+    return int(settings.get("max_connections", 100))
+
+
+def test_postgres_has_room_for_every_pool() -> None:
+    """Every pool full must fit PostgreSQL's max_connections: Temporal's four services in one
+    container each hold a store and a visibility pool; each MCP process holds one SQLAlchemy
+    pool; the comment at the postgres service shows the sum."""
+    env = _services()["temporal"]["environment"]
+    temporal = 4 * (int(env["SQL_MAX_CONNS"]) + int(env["SQL_VIS_MAX_CONNS"]))
+    assert int(env["SQL_MAX_IDLE_CONNS"]) <= int(env["SQL_MAX_CONNS"])
+    assert int(env["SQL_VIS_MAX_IDLE_CONNS"]) <= int(env["SQL_VIS_MAX_CONNS"])
+    pool = re.search(r"pool_size=(\d+), max_overflow=(\d+)", MCP_STORE.read_text())
+    assert pool, "the MCP store's pool sizes moved: update this test and compose.yaml"
+    per_mcp_process = int(pool.group(1)) + int(pool.group(2))
+    # The schema job, a healthcheck and superuser_reserved_connections (3).
+    others = 5
+    # Headroom for eight MCP processes (`--scale mcp=4` with MCP_WORKERS=2), as documented.
+    assert temporal + 8 * per_mcp_process + others <= _max_connections()
 
 
 def test_bind_mounted_files_exist() -> None:
