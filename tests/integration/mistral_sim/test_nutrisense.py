@@ -9,6 +9,10 @@ from dataclasses import dataclass, field
 import pytest
 from mistralai.client import Mistral, models
 
+from tests.fixtures.mcp_server import McpServerProcess
+from tests.integration.mcp_server.mcp_client import User, mcp_session
+from tests.integration.mcp_server.mcp_client import call as call_tool
+from tests.integration.mcp_server.mcp_client import text_of as mcp_text_of
 from tests.integration.mistral_sim.sdk import results
 from tests.integration.mistral_sim.test_conversations import check_events, text_of
 from tests.unit.mistral_sim.nutrisense_roster import SAMPLE_QUERIES, TOOL_OF
@@ -181,3 +185,31 @@ def test_web_search_stream_events(client: Mistral, nutrisense: dict[str, str]) -
         and isinstance(e.data.content, models.ToolReferenceChunk)
     ]
     assert len(chunks) == 2
+
+
+async def goal_turn(aclient: Mistral, router: str, mcp_url: str, text: str) -> str:
+    """One goal-setting turn as the worker runs it: the simulator calls goal_setting, the real
+    MCP server answers (its text, as the worker forwards it), the simulator words the reply."""
+    conversations = aclient.beta.conversations
+    started = await conversations.start_async(agent_id=router, inputs=text)
+    (call,) = [o for o in started.outputs if isinstance(o, models.FunctionCallEntry)]
+    assert call.name == "goal_setting"
+    async with mcp_session(mcp_url) as session:
+        result = await call_tool(session, call.name, text, User.fresh())
+    answered = await conversations.append_async(
+        conversation_id=started.conversation_id,
+        inputs=results((call.tool_call_id, mcp_text_of(result))),
+    )
+    return str(answered.outputs[-1].content)  # type: ignore[union-attr]
+
+
+async def test_kcal_goals_are_set_and_refused_goals_are_said_to_fail(
+    aclient: Mistral, nutrisense: dict[str, str], mcp_server: McpServerProcess
+) -> None:
+    router = nutrisense["router-agent"]
+    done = await goal_turn(aclient, router, mcp_server.url, "Set my calorie goal to 2000 kcal")
+    assert done.startswith("Your goals are set. Updated calories")
+    assert "calories 2000 kcal" in done
+    refused = await goal_turn(aclient, router, mcp_server.url, "Set my calorie goal to 20k kcal")
+    assert refused.startswith("I could not set your goals: calories goal 20000 kcal is outside")
+    assert "goals are set" not in refused
