@@ -377,6 +377,24 @@ def test_the_image_leaves_dev_tools_out_and_runs_as_non_root() -> None:
         assert build == {"context": ".", "dockerfile": "docker/Dockerfile"}, name
 
 
+def test_the_image_builds_from_docker_hub_and_pypi_alone() -> None:
+    """A host limited to Docker Hub (or a mirror) and a package index can build: every base
+    image is an official Docker Hub image, uv comes from PyPI pinned, and no `# syntax=` line
+    pulls a frontend image (BuildKit's built-in frontend runs the RUN --mount lines)."""
+    dockerfile = DOCKERFILE.read_text()
+    assert not re.search(r"^#\s*syntax\s*=", dockerfile, re.MULTILINE | re.IGNORECASE)
+    bases = re.findall(r"^FROM\s+(\S+)", dockerfile, re.MULTILINE)
+    assert bases, dockerfile
+    for base in bases:
+        # Official images have no registry host or namespace in their name.
+        assert "/" not in base.split(":")[0], base
+    assert "COPY --from=uv" not in dockerfile
+    version = re.search(r"^ARG UV_VERSION=(\d+\.\d+\.\d+)$", dockerfile, re.MULTILINE)
+    assert version, "pin uv's version"
+    assert 'pip install --root-user-action=ignore "uv==${UV_VERSION}"' in dockerfile
+    assert "--mount=type=cache,target=/root/.cache/uv" in dockerfile
+
+
 @pytest.mark.parametrize(
     ("args", "env"),
     [
