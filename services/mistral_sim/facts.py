@@ -64,7 +64,7 @@ _SMALL_TEXT = """a an the this that these those my your our his her its their it
     for from in at to of on by about near around into up down out over under than as so just
     some any all every each no not ok okay hi hello hey thanks thank day days week weeks time
     times hour hours minute minutes year years month months am pm"""
-_SMALL = frozenset(_SMALL_TEXT.split())
+SMALL_WORDS = frozenset(_SMALL_TEXT.split())  # words that never name a value
 # Verbs that open a request: capitalised by grammar, not names.
 _OPENERS_TEXT = """add answer book call check classify convert create delete describe email extract
     find generate list make meet move open parse plan remind reply return schedule send share
@@ -265,7 +265,7 @@ def _places(text: str) -> list[Place]:
             written = text[start:end]
             if key in _AMBIGUOUS_CITIES and not written[:1].isupper():
                 continue
-            if size == 1 and key in _SMALL:
+            if size == 1 and key in SMALL_WORDS:
                 continue
             used.update(range(i, i + size))
             places.append(Place(written, zone, start, _preposition(folded, start)))
@@ -274,7 +274,7 @@ def _places(text: str) -> list[Place]:
         if any(p.start <= start < p.start + len(p.name) for p in places):
             continue
         words = match.group(1).split()
-        if not words[0][:1].isupper() or fold(words[0]) in _SMALL:
+        if not words[0][:1].isupper() or fold(words[0]) in SMALL_WORDS:
             continue
         name = " ".join(_leading_capitalised(words))
         places.append(Place(name, None, start, fold(text[match.start() : start]).strip()))
@@ -301,12 +301,12 @@ def _names(text: str) -> tuple[str, ...]:
         phrase = match.group(0).rstrip(".'")
         first = phrase.split()[0]
         sentence_start = match.start() == 0 or text[: match.start()].rstrip()[-1:] in ".!?\n"
-        if sentence_start and fold(first) in _SMALL | _OPENERS:
+        if sentence_start and fold(first) in SMALL_WORDS | _OPENERS:
             rest = phrase[len(first) :].strip()
             if not rest:
                 continue
             phrase = rest
-        if fold(phrase) in _SMALL or len(phrase) < 2:
+        if fold(phrase) in SMALL_WORDS or len(phrase) < 2:
             continue
         names.append(phrase)
     return tuple(names)

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from services.mistral_sim.facts import Facts, fold
+from services.mistral_sim.facts import SMALL_WORDS, Facts, fold
 from services.mistral_sim.hints import Hint
 
 _LANGUAGES = {
@@ -42,7 +42,7 @@ def _value_after_name(hint: Hint, facts: Facts) -> str | None:
         pattern = rf"\b{re.escape(word)}s?\b\s*(?:is|=|:|named|called|to|as)?\s*"
         pattern += r"(\"[^\"]+\"|'[^']+'|[\w./@:+-]+)"
         match = re.search(pattern, facts.text, re.I)
-        if match and fold(match.group(1)) not in ("the", "a", "an", "my", "to", "is"):
+        if match and fold(match.group(1)) not in SMALL_WORDS:
             return match.group(1).strip("\"'")
     return None
 

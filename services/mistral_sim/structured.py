@@ -21,6 +21,13 @@ _KEYS_LISTED = re.compile(
     re.I,
 )
 _QUOTED_KEY = re.compile(r"[\"']([A-Za-z_]\w*)[\"']\s*:")
+# "Return the name and the ingredients in a JSON object": the things asked for, as keys.
+_ASKED_FOR = re.compile(
+    r"\b(?:return|give|provide|include|containing|with|list)\s+"
+    r"((?:the\s+)?[a-z_]+(?:\s*,\s*(?:and\s+)?(?:the\s+)?[a-z_]+)*(?:\s+and\s+(?:the\s+)?[a-z_]+)?)"
+    r"\s+(?:in|as)\b[^.]*\bjson\b",
+    re.I,
+)
 
 
 def response_format(*sources: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -81,12 +88,20 @@ def _listed_keys(texts: Sequence[str]) -> list[str]:
         quoted = _QUOTED_KEY.findall(text)
         if quoted:
             return list(dict.fromkeys(quoted))
-        if match := _KEYS_LISTED.search(text):
-            words = re.findall(r"[A-Za-z_]\w*", match.group(1))
-            keys = [word for word in words if word.lower() not in ("and", "with", "the")]
-            if keys:
-                return list(dict.fromkeys(keys))
+        for pattern in (_KEYS_LISTED, _ASKED_FOR):
+            if match := pattern.search(text):
+                words = re.findall(r"[A-Za-z_]\w*", match.group(1))
+                keys = [word for word in words if word.lower() not in ("and", "with", "the")]
+                if keys:
+                    return list(dict.fromkeys(keys))
     return []
+
+
+def _key_schema(key: str) -> dict[str, Any]:
+    """A plural key ("ingredients") holds a list of strings; any other a string."""
+    if key.endswith("s") and not key.endswith("ss") and len(key) > 3:
+        return {"type": "array", "items": {"type": "string"}}
+    return {}
 
 
 def _object(user_text: str, reply: str, context: Sequence[str]) -> dict[str, Any]:
@@ -97,7 +112,8 @@ def _object(user_text: str, reply: str, context: Sequence[str]) -> dict[str, Any
     if example is not None:
         schema = _schema_of(example)
     elif keys:
-        schema = {"type": "object", "properties": {k: {} for k in keys}, "required": keys}
+        properties = {key: _key_schema(key) for key in keys}
+        schema = {"type": "object", "properties": properties, "required": keys}
     if schema is None:
         return {"answer": reply}
     ctx = fill.Context(facts=facts.read(user_text), root=schema, reply=reply)

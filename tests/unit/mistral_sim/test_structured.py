@@ -170,3 +170,11 @@ class Node(BaseModel):
 def test_a_recursive_schema_ends() -> None:
     value = rendered(Node.model_json_schema(), "a tree", reply="root")
     assert Node.model_validate(value).text == "root"
+
+
+def test_json_object_has_the_things_the_message_asks_to_return() -> None:
+    text = "What is the best French meal? Return the name and the ingredients in short JSON object."
+    value = json.loads(structured.render({"type": "json_object"}, text, "ok"))
+    assert set(value) == {"name", "ingredients"}
+    assert isinstance(value["name"], str)
+    assert isinstance(value["ingredients"], list)
