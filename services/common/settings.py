@@ -8,6 +8,7 @@ line that names the variable.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError
@@ -42,7 +43,16 @@ class TemporalSettings(ServiceSettings):
 
 
 class RedisSettings(ServiceSettings):
+    """Where Redis is (services/common/redis_client.py): a URL (`rediss://` with TLS options in
+    its query), a password kept in a file, or the Sentinels that know the master."""
+
     redis_url: str = "redis://localhost:6379/0"
+    # A file holding the password (a mounted secret); overrides a password in the URL.
+    redis_password_file: Path | None = None
+    # `host:port,host:port`: ask these Sentinels for the master named `redis_sentinel_master`
+    # (the URL then gives only the database, the username and TLS options).
+    redis_sentinels: str = ""
+    redis_sentinel_master: str = "mymaster"
     # The replay log keeps at most this many events per session ...
     event_log_maxlen: int = Field(default=10_000, ge=100)
     # ... and lives this long after the session's last event.

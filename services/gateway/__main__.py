@@ -13,6 +13,7 @@ import os
 import sys
 from pathlib import Path
 
+from services.common.redis_client import check_redis, redis_client
 from services.common.settings import ConfigError, RedisSettings, TemporalSettings, load_settings
 from services.common.temporal_client import connect_temporal, exit_with
 from services.gateway.settings import GatewaySettings
@@ -29,9 +30,15 @@ def gunicorn_argv(host: str, port: int, workers: int | None) -> list[str]:
     return [*argv, APP]
 
 
-async def check_temporal(settings: TemporalSettings) -> None:
-    """Connect once, as each gunicorn worker will (raises TemporalUnavailable: one line)."""
-    await connect_temporal(settings)
+async def preflight(temporal: TemporalSettings, redis: RedisSettings) -> None:
+    """Connect once, as each gunicorn worker will: settings that cannot work raise ConfigError
+    (one line); a Redis that is only down does not stop the gateway."""
+    await connect_temporal(temporal)
+    client = redis_client(redis)
+    try:
+        await check_redis(client, redis)
+    finally:
+        await client.aclose()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -40,11 +47,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("GATEWAY_PORT", "8000")))
     parser.add_argument("--workers", type=int, default=None, help="default: WEB_CONCURRENCY")
     args = parser.parse_args(argv)
-    for settings in (GatewaySettings, RedisSettings):
-        load_settings(settings)  # raises ConfigError: one line naming the variable
-    # Before the exec: the connection's runtime goes with this process image.
+    load_settings(GatewaySettings)  # raises ConfigError: one line naming the variable
+    temporal, redis = load_settings(TemporalSettings), load_settings(RedisSettings)
+    # Before the exec: the connections' runtime goes with this process image.
     try:
-        asyncio.run(check_temporal(load_settings(TemporalSettings)))
+        asyncio.run(preflight(temporal, redis))
     except ConfigError as error:
         exit_with(error)
     command = gunicorn_argv(args.host, args.port, args.workers)

@@ -12,14 +12,13 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-import redis.asyncio as aioredis
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from temporalio.client import Interceptor
 
 from services.common.bus import EventBus
 from services.common.fanout import Fanout
-from services.common.redis_options import connection_options
+from services.common.redis_client import redis_client
 from services.common.settings import RedisSettings, TemporalSettings, load_settings
 from services.common.telemetry import Telemetry, setup_telemetry
 from services.common.temporal_client import connect_temporal
@@ -52,13 +51,7 @@ async def _resources(
     client = await connect_temporal(temporal, interceptors=interceptors)
     # Many streams start at once (each backfills, takes a slot): wait for a pooled connection
     # rather than fail with MaxConnectionsError, which made a 503 under 200 concurrent turns.
-    pool = aioredis.BlockingConnectionPool.from_url(
-        redis_settings.redis_url,
-        max_connections=REDIS_POOL_SIZE,
-        timeout=REDIS_POOL_WAIT_S,
-        **connection_options(),
-    )
-    redis = aioredis.Redis(connection_pool=pool)
+    redis = redis_client(redis_settings, max_connections=REDIS_POOL_SIZE, wait_s=REDIS_POOL_WAIT_S)
     bus = EventBus(
         redis, maxlen=redis_settings.event_log_maxlen, ttl_s=redis_settings.event_log_ttl_s
     )

@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-import redis.asyncio as aioredis
 from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from services.common.bus import EventBus
-from services.common.redis_options import connection_options
+from services.common.redis_client import check_redis, redis_client
 from services.worker.activities import SessionActivities, roster_task_queue
 from services.worker.catalog import publishing_teams
 from services.worker.mcp_servers import McpServers
@@ -87,8 +86,9 @@ async def build_worker(
     """A ready Worker; `stack` owns its Redis, Mistral and MCP clients."""
     # Bounded and retried on a fresh connection: a paused or restarted Redis must cost a step
     # its live events at most, never stall or fail it.
-    redis = aioredis.from_url(settings.redis_url, **connection_options())
+    redis = redis_client(settings)
     stack.push_async_callback(redis.aclose)
+    await check_redis(redis, settings)  # settings that cannot work stop the worker here
     mistral = make_client(settings)
     warm_up(mistral)
     stack.push_async_callback(mistral.__aexit__, None, None, None)

@@ -1,0 +1,126 @@
+"""How every service reaches Redis: one URL, a password from a file, or Sentinel.
+
+- `redis://host:port/db`, `unix:///path?db=`, or `rediss://` for TLS with its options in the
+  query (`ssl_ca_certs=`, `ssl_certfile=`, `ssl_keyfile=`, `ssl_cert_reqs=required`), as redis-py
+  reads them;
+- `REDIS_PASSWORD_FILE`: the password from a mounted secret rather than the URL;
+- `REDIS_SENTINELS`: ask the Sentinels for the master (`REDIS_SENTINEL_MASTER`); a failover
+  moves every new connection to the new master.
+
+`check_redis` at start tells a configuration that cannot work (a certificate Redis or the
+client refuses, a wrong password) from a Redis that is merely down: the first stops the service
+with one line, the second does not (a service outlives a Redis outage: DESIGN.md, "Faults").
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import Callable
+from typing import Any, cast
+
+import redis.asyncio as aioredis
+from redis.asyncio.connection import BlockingConnectionPool, parse_url
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
+from redis.exceptions import AuthenticationError, RedisError, ResponseError
+
+from services.common.redis_options import connection_options
+from services.common.settings import ConfigError, RedisSettings
+
+log = logging.getLogger(__name__)
+
+
+class _BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):
+    """A Sentinel pool that waits for a free connection at its limit, as the plain one does
+    (redis-py's Sentinel pool raises instead)."""
+
+
+def _password(settings: RedisSettings) -> dict[str, Any]:
+    if settings.redis_password_file is None:
+        return {}
+    try:
+        password = settings.redis_password_file.read_text().strip()
+    except OSError as exc:
+        raise ConfigError(
+            f"configuration error: REDIS_PASSWORD_FILE cannot be read: {exc.strerror}"
+        ) from None
+    return {"password": password}
+
+
+def _sentinel_hosts(value: str) -> list[tuple[str, int]]:
+    hosts = []
+    for item in value.split(","):
+        host, _, port = item.strip().rpartition(":")
+        if not host or not port.isdigit():
+            raise ConfigError(
+                f"configuration error: REDIS_SENTINELS must be host:port,host:port, not {item!r}"
+            )
+        hosts.append((host, int(port)))
+    return hosts
+
+
+def redis_client(
+    settings: RedisSettings, *, max_connections: int | None = None, wait_s: float = 5.0
+) -> aioredis.Redis:
+    """A client for the services' Redis. With `max_connections`, a caller at the pool's limit
+    waits up to `wait_s` for a free connection rather than failing at once."""
+    options = {**connection_options(), **_password(settings)}
+    pooled: dict[str, Any] = {}
+    if max_connections is not None:
+        pooled = {"max_connections": max_connections, "timeout": wait_s}
+    if settings.redis_sentinels:
+        return _sentinel_master(settings, options, pooled)
+    if pooled:
+        pool = BlockingConnectionPool.from_url(settings.redis_url, **options, **pooled)
+        return aioredis.Redis(connection_pool=pool)
+    return aioredis.from_url(settings.redis_url, **options)
+
+
+def _sentinel_master(
+    settings: RedisSettings, options: dict[str, Any], pooled: dict[str, Any]
+) -> aioredis.Redis:
+    # The URL's database, username, password and TLS options apply to the master; its host
+    # does not (the Sentinels name the master).
+    from_url = dict(parse_url(settings.redis_url))
+    for name in ("host", "port", "path", "connection_class"):
+        from_url.pop(name, None)
+    if settings.redis_url.startswith("rediss://"):
+        from_url["ssl"] = True
+    # redis-py leaves Sentinel's constructor unannotated.
+    sentinel = cast(Callable[..., Sentinel], Sentinel)(
+        _sentinel_hosts(settings.redis_sentinels),
+        socket_timeout=options["socket_timeout"],
+        socket_connect_timeout=options["socket_connect_timeout"],
+    )
+    pool_class = _BlockingSentinelPool if pooled else SentinelConnectionPool
+    master: aioredis.Redis = sentinel.master_for(
+        settings.redis_sentinel_master,
+        connection_pool_class=pool_class,
+        **{**from_url, **options, **pooled},
+    )
+    return master
+
+
+def describe(settings: RedisSettings) -> str:
+    """Where the services' Redis is, for logs and errors (never a password)."""
+    if settings.redis_sentinels:
+        return f"master {settings.redis_sentinel_master!r} of Sentinels {settings.redis_sentinels}"
+    url = parse_url(settings.redis_url)
+    where = url.get("path") or f"{url.get('host', 'localhost')}:{url.get('port', 6379)}"
+    return f"{where}{' (TLS)' if settings.redis_url.startswith('rediss://') else ''}"
+
+
+async def check_redis(client: aioredis.Redis, settings: RedisSettings) -> None:
+    """Ping once at start: settings that cannot work raise ConfigError (one line); an
+    unreachable Redis is only logged, since every service outlives a Redis outage."""
+    try:
+        await client.ping()
+    except (AuthenticationError, ResponseError) as exc:  # WRONGPASS, NOAUTH
+        raise ConfigError(f"Redis at {describe(settings)} refused the credentials: {exc}") from None
+    except RedisError as exc:
+        if isinstance(exc.__context__, ssl.SSLError) or "SSL" in str(exc):
+            raise ConfigError(
+                f"Redis at {describe(settings)} refused TLS: {exc} (check the rediss:// URL's "
+                "ssl_ca_certs, ssl_certfile and ssl_keyfile)"
+            ) from None
+        log.warning("Redis at %s is not answering yet (%s); going on", describe(settings), exc)
