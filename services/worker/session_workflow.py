@@ -276,7 +276,10 @@ class SessionWorkflow:
         self.seen.append(request.turn_id)
         record = self.records[request.turn_id] = self._new_record(request)
         if self.title is None and workflow.patched(TITLE_PATCH):
-            self.title = session_title(request.input)
+            # The oldest turn the session knows: this one, unless the session is older than
+            # the patch (its first turns ran on a worker without it).
+            first = next((r.input for r in self.records.values() if r.input.strip()), "")
+            self.title = session_title(first or request.input)
             workflow.upsert_memo({TITLE_MEMO: self.title})
         interrupted: list[str] = []
         if request.on_busy == "interrupt" and self.running is not None:
