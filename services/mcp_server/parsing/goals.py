@@ -52,10 +52,13 @@ LIMITS: dict[str, tuple[float, float]] = {
 }
 
 
-# "2 000 kcal": a space (plain, no-break or narrow) between thousands, before an energy unit
-# only, so "fat 60 100 g carbs" stays two numbers.
+# "2 000 kcal", "2.000 kcal": a space (plain, no-break or narrow) or a dot between thousands,
+# before an energy unit only, so "fat 60 100 g carbs" stays two numbers ("8.368 MJ" is MJ).
 _SPACED_THOUSANDS = re.compile(
     r"(?<![\d.])(\d{1,3})[ \u00a0\u202f](\d{3})(?=\s*(?:k?cals?\b|calor|kj\b|kilo|mj\b))", re.I
+)
+_DOTTED_THOUSANDS = re.compile(
+    r"(?<![\d.])(\d{1,2})\.(\d{3})(?=\s*(?:k?cals?\b|calor|kj\b|kilo))", re.I
 )
 
 
@@ -194,7 +197,8 @@ def parse_goals(text: str, current: Goals | None = None) -> Goals:
     Macros given in percent ("30% protein") are a share of the calorie goal that `text` sets,
     else of the `current` one.
     """
-    pairs = _pairs(tokenize(_SPACED_THOUSANDS.sub(r"\1\2", text)))
+    joined = _DOTTED_THOUSANDS.sub(r"\1\2", _SPACED_THOUSANDS.sub(r"\1\2", text))
+    pairs = _pairs(tokenize(joined))
     if not pairs:
         raise GoalParseError(
             "no goal found: name a nutrient and an amount, e.g. '2000 kcal, 120 g protein'"

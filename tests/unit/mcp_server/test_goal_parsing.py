@@ -39,6 +39,7 @@ def test_goals_are_read_from_free_text(text: str, expected: Goals) -> None:
         "2 000 kcal",
         "2\u202f000 kcal",
         "2 000 calories",
+        "2.000 kcal",
         "2000 kcals",
         "2000 calories",
         "2000 calorie",
