@@ -92,7 +92,11 @@ async def sessions_collection(request: Request) -> Response:
 async def get_session(request: Request) -> Response:
     gw, who = gateway(request), principal(request)
     status = await gw.sessions.status(who.tenant_id, session_id(request))
-    return JSONResponse(dataclasses.asdict(status))
+    body = dataclasses.asdict(status)
+    for turn, record in zip(body["turns"], status.turns, strict=True):
+        # The same shape as in the transcript: arguments as an object when they are one.
+        turn["tool_calls"] = [listing.tool_call_out(c).model_dump() for c in record.tool_calls]
+    return JSONResponse(body)
 
 
 async def end_session(request: Request) -> Response:
