@@ -27,8 +27,8 @@ RETRY_S = 5.0
 
 
 def team_version(team: Team) -> str:
-    """A hash of the team file as read (a changed file, a changed version)."""
-    return hashlib.sha256(team.model_dump_json().encode()).hexdigest()[:20]
+    """A hash of the team file as read (a changed file, a changed version), wherever it is."""
+    return hashlib.sha256(team.model_dump_json(exclude={"source"}).encode()).hexdigest()[:20]
 
 
 def _unlisted(team: Team) -> list[TeamTool]:
