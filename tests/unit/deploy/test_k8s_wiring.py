@@ -209,3 +209,9 @@ def test_production_runs_a_release_image() -> None:
     (image,) = images
     assert not image.endswith((":dev", ":latest"))
     assert ":" in image
+
+
+def test_production_keeps_the_replay_log_a_day() -> None:
+    """docs/scaling.md sizes Redis with it: at ~29 KB a tool turn a week of log comes first."""
+    assert environment("production", "gateway")["EVENT_LOG_TTL_S"] == "86400"
+    assert environment("production", "worker")["EVENT_LOG_TTL_S"] == "86400"
