@@ -83,8 +83,8 @@ class Transcript:
     def turns(self, sid: str) -> list[dict[str, Any]]:
         response = self.http.get(f"/v1/sessions/{sid}/turns")
         response.raise_for_status()
-        turns: list[dict[str, Any]] = response.json()["turns"]
-        return sorted(turns, key=lambda turn: str(turn["created_at"]))
+        turns: list[dict[str, Any]] = response.json()["turns"]  # oldest first
+        return turns
 
     def turn(self, sid: str, turn_id: str) -> dict[str, Any]:
         (found,) = [turn for turn in self.turns(sid) if turn["turn_id"] == turn_id]

@@ -181,9 +181,7 @@ async function openSession(sid) {
 function showOlderButton(transcript) {
   page.before = transcript.next_before || null;
   const turns = transcript.turns || [];
-  if (page.before && turns.length) {
-    page.conversation.oldest = turns.map((turn) => turn.created_at).sort()[0];
-  }
+  if (page.before && turns.length) page.conversation.oldest = turns[0].created_at;
   $("earlier-turns").hidden = !page.before;
 }
 
@@ -282,7 +280,7 @@ async function send(event) {
   showAlert("");
   if (!page.sid) {
     try {
-      await startSession();
+      await startSession(text.replace(/\s+/g, " ").trim().slice(0, 80));
     } catch (error) {
       box.value = text;
       return handleError(error, "Could not start a chat");
@@ -303,14 +301,15 @@ async function send(event) {
 }
 
 // A new chat becomes a session at its first message.
-async function startSession() {
+async function startSession(title) {
   const created = await page.api.createSession(userId());
   page.sid = created.session_id;
   history.pushState(null, "", `#/s/${encodeURIComponent(page.sid)}`);
   $("chat-title").textContent = page.sid;
   sessions.mark(page.sid);
   openStream(page.sid, "0");
-  sessions.refresh();
+  // The list comes from Temporal's visibility, a moment behind: show the new chat at once.
+  sessions.add({ ...created, title, created_at: new Date().toISOString(), status: "active" });
 }
 
 async function stop() {

@@ -33,12 +33,11 @@ export class Conversation {
     return turn;
   }
 
-  // The transcript's turns (any order): finished ones are drawn from it, the others keep what
-  // the events drew. Turns it does not know stay as they are.
+  // A page of the transcript (oldest first): finished turns are drawn from it, the others keep
+  // what the events drew. Turns it does not know stay as they are.
   merge(records, { older = false } = {}) {
-    const sorted = [...records].sort((a, b) => (a.created_at < b.created_at ? -1 : 1));
     const anchor = older ? this.list.firstChild : null;
-    for (const record of sorted) {
+    for (const record of records) {
       let turn = this.turns.get(record.turn_id);
       const known = Boolean(turn);
       if (!turn) {

@@ -18,6 +18,7 @@ export class SessionList {
     this.more = more;
     this.pageToken = null;
     this.current = null;
+    this.local = new Map(); // sessions made here that the list did not show yet
     this.load = async () => ({ sessions: [] });
     more.addEventListener("click", () => this.refresh({ append: true }));
   }
@@ -31,7 +32,11 @@ export class SessionList {
       return;
     }
     if (!append) this.list.replaceChildren();
-    for (const session of page.sessions || []) this.list.append(this.item(session));
+    for (const session of page.sessions || []) {
+      this.local.delete(session.session_id);
+      this.list.append(this.item(session));
+    }
+    if (!append) for (const session of this.local.values()) this.list.prepend(this.item(session));
     this.pageToken = page.next_page_token || null;
     this.more.hidden = !this.pageToken;
     this.note.textContent = this.list.childElementCount ? "" : "No chats yet.";
@@ -47,6 +52,15 @@ export class SessionList {
       el("span", { class: "meta" }, `${when(session.created_at)}${session.status === "ended" ? " · ended" : ""}`),
     );
     return el("li", {}, link);
+  }
+
+  // A session this page just made, first in the list until the next refresh lists it.
+  add(session) {
+    if (this.list.querySelector(`a[data-sid="${CSS.escape(session.session_id)}"]`)) return;
+    this.local.set(session.session_id, session);
+    this.list.prepend(this.item(session));
+    this.note.textContent = "";
+    this.mark(session.session_id);
   }
 
   // Highlight the open session.
