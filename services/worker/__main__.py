@@ -13,7 +13,7 @@ import uvloop
 from services.common.settings import ConfigError, TemporalSettings, load_settings
 from services.common.telemetry import setup_telemetry
 from services.common.temporal_client import connect_config, connect_temporal, describe, exit_with
-from services.worker.roster import load_teams
+from services.worker.mcp_servers import McpServers
 from services.worker.settings import WorkerSettings
 from services.worker.worker import build_worker
 
@@ -23,8 +23,9 @@ log = logging.getLogger("services.worker")
 async def main() -> None:
     settings = load_settings(WorkerSettings)
     temporal = load_settings(TemporalSettings)
-    # A bad team file stops the worker here, with one line, before any connection is tried.
-    load_teams(settings.agent_teams_dir, settings.team_variable)
+    # A bad team file (or a stdio server's command that is nowhere) stops the worker here, with
+    # one line, before any connection is tried.
+    McpServers.from_settings(settings)
     telemetry = setup_telemetry("worker", httpx=True, redis=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
