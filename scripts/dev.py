@@ -1,8 +1,9 @@
 """`make dev`: the whole stack as supervised local processes; Ctrl-C or SIGTERM stops it all.
 
-Prints each URL and the dev API key, interleaves every process's log on the console, restarts any
-process that dies, Temporal and Redis included, on the same port with the same data (a
-crash-looping one stops the stack), and leaves no process behind.
+Prints each URL and the API key to use (the dev key, unless GATEWAY_API_KEYS names yours),
+interleaves every process's log on the console, restarts any process that dies, Temporal and
+Redis included, on the same port with the same data (a crash-looping one stops the stack), and
+leaves no process behind, however many signals arrive while it stops.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from types import FrameType
 
-from scripts.stack.local import DEV_API_KEY, DEV_TENANT, LocalStack, Ports
+from scripts.stack.local import DEV_API_KEY, DEV_API_KEYS, DEV_TENANT, LocalStack, Ports
 from scripts.stack.processes import REPO_ROOT, StartupError
 
 COLORS = ("36", "33", "35", "32", "34", "31", "96", "93")
@@ -25,8 +27,29 @@ class Stop(Exception):
     pass
 
 
-def _raise_stop(signum: int, frame: FrameType | None) -> None:
-    raise Stop(signal.Signals(signum).name)
+class StopSignals:
+    """SIGINT and SIGTERM raise `Stop` once; once stopping has begun, further ones are dropped.
+
+    A second signal is the rule, not the exception: SIGTERM to `make dev`'s process group
+    reaches this process twice (directly, and forwarded by `uv run`), and people press Ctrl-C
+    again. A `Stop` raised inside the shutdown would skip `LocalStack.stop()` and leave the
+    servers running and their pid files behind. The handler stays installed (not SIG_IGN) so
+    that nothing started meanwhile inherits an ignored signal.
+    """
+
+    def __init__(self) -> None:
+        self.stopping = False
+
+    def install(self) -> StopSignals:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self.handle)
+        return self
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.stopping:
+            return
+        self.stopping = True
+        raise Stop(signal.Signals(signum).name)
 
 
 class LogTail:
@@ -52,15 +75,36 @@ class LogTail:
                 print(f"\033[{color}m{path.stem:>12} |\033[0m {line}", flush=True)
 
 
+def api_keys(env: Mapping[str, str]) -> str:
+    """The gateway's keys: the user's GATEWAY_API_KEYS when set (not blank), else the dev key."""
+    return env.get("GATEWAY_API_KEYS", "").strip() or DEV_API_KEYS
+
+
+def key_rows(stack: LocalStack) -> list[tuple[str, str]]:
+    """Which key to use. The user's own keys are secrets: their tenants are shown, never them."""
+    has_gateway = "gateway" in stack.services
+    if stack.api_keys == DEV_API_KEYS:
+        rows = [
+            ("API key", f"{DEV_API_KEY} (tenant {DEV_TENANT}; a dev key, do not use in production)")
+        ]
+        if has_gateway:
+            # The key rides in the fragment, which the browser never sends; the page keeps it.
+            rows.append(("Chat page", f"{stack.gateway_url}/#key={DEV_API_KEY}"))
+        return rows
+    pairs = [pair.strip() for pair in stack.api_keys.split(",") if pair.strip()]
+    tenants = sorted({pair.partition(":")[2].strip() or "?" for pair in pairs})
+    rows = [("API key", f"one of your GATEWAY_API_KEYS (tenants: {', '.join(tenants)})")]
+    if has_gateway:
+        rows.append(("Chat page", f"{stack.gateway_url}/ (it asks for your key)"))
+    return rows
+
+
 def print_banner(stack: LocalStack) -> None:
     assert stack.temporal is not None and stack.redis is not None
     rows = [
         ("Gateway", stack.gateway_url if "gateway" in stack.services else "(not built yet)"),
-        ("API key", f"{DEV_API_KEY} (tenant {DEV_TENANT}; a dev key, do not use in production)"),
+        *key_rows(stack),
     ]
-    if "gateway" in stack.services:
-        # The key rides in the fragment, which the browser never sends; the page keeps it.
-        rows.append(("Chat page", f"{stack.gateway_url}/#key={DEV_API_KEY}"))
     rows += [
         ("Temporal", stack.temporal.address),
         ("Temporal UI", stack.temporal.ui_url or "(headless)"),
@@ -102,16 +146,8 @@ def supervise(stack: LocalStack, tail: LogTail, max_restarts: int = 5) -> None:
         time.sleep(0.2)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data-dir", type=Path, default=REPO_ROOT / ".data")
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("WORKERS", "2")))
-    args = parser.parse_args(argv)
-
-    signal.signal(signal.SIGTERM, _raise_stop)
-    signal.signal(signal.SIGINT, _raise_stop)
-    stack = LocalStack(args.data_dir, Ports.from_env(), workers=args.workers)
-    tail = LogTail(stack.log_dir)
+def run(stack: LocalStack, tail: LogTail, signals: StopSignals) -> int:
+    """Start, supervise until a signal or a crash loop, then stop everything: the exit status."""
     status = 0
     try:
         stack.start(on_started=lambda name: print(f"started {name}", flush=True))
@@ -123,12 +159,26 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         status = 1
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not orphan children
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        # First, and a plain attribute store (no call in between where a handler could run):
+        # from here on a signal can no longer cut the stop short.
+        signals.stopping = True
         stack.stop()
         tail.pump()
         print("stopped", flush=True)
     return status
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data-dir", type=Path, default=REPO_ROOT / ".data")
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("WORKERS", "2")))
+    args = parser.parse_args(argv)
+
+    signals = StopSignals().install()
+    stack = LocalStack(
+        args.data_dir, Ports.from_env(), workers=args.workers, api_keys=api_keys(os.environ)
+    )
+    return run(stack, LogTail(stack.log_dir), signals)
 
 
 if __name__ == "__main__":

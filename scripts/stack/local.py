@@ -35,6 +35,7 @@ from scripts.stack.servers import (
 
 DEV_API_KEY = "dev-key"
 DEV_TENANT = "dev"
+DEV_API_KEYS = f"{DEV_API_KEY}:{DEV_TENANT}"
 
 
 @dataclass
@@ -77,6 +78,8 @@ class LocalStack:
     ports: Ports = field(default_factory=Ports)
     workers: int = 2
     temporal_ui: bool = True
+    # The gateway's `key:tenant,...`: the dev key unless the caller passes the user's keys.
+    api_keys: str = DEV_API_KEYS
     extra_env: dict[str, str] = field(default_factory=dict)
     # "always": a killed Redis loses no acknowledged event (the chaos suite counts them); it
     # costs ~0.3 ms per write on this kind of machine. Compose keeps Redis's "everysec".
@@ -118,7 +121,7 @@ class LocalStack:
             "TEMPORAL_NAMESPACE": self.temporal.namespace,
             "REDIS_URL": self.redis.url,
             "MCP_SERVER_URL": self.mcp_url,
-            "GATEWAY_API_KEYS": f"{DEV_API_KEY}:{DEV_TENANT}",
+            "GATEWAY_API_KEYS": self.api_keys,
             "DATABASE_URL": f"sqlite:///{self.data_dir / 'mcp' / 'nutrisense.db'}",
             "PYTHONUNBUFFERED": "1",
             # Services keep their compiled bytecode, as the image does (docker/Dockerfile), even

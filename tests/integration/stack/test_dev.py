@@ -8,6 +8,8 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -160,3 +162,59 @@ async def test_dev_restarts_killed_redis_and_temporal_with_their_data(tmp_path: 
         assert "redis exited (code -9); restarting" in text
         assert "temporal exited (code -9); restarting" in text
         assert "stopping the stack" not in text
+
+
+def test_dev_keeps_the_user_s_keys_and_survives_sigterm_twice_to_its_group(
+    tmp_path: Path,
+) -> None:
+    """`make dev` stopped as a terminal or a process manager stops it: SIGTERM to the whole
+    process group, where `uv run` forwards it too, so scripts.dev gets it twice (and once more
+    here while it stops). Nothing may stay behind: no process and no pid file."""
+    env = {**dev_env(), "GATEWAY_API_KEYS": "own-key-0123456789:acme"}
+    output = tmp_path / "dev.out"
+    run_dir = tmp_path / "data" / "run"
+    with output.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "scripts.dev", "--data-dir", str(tmp_path / "data")],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own group, as `make dev` has in a terminal
+        )
+        try:
+            assert poll(
+                lambda: b"Press Ctrl-C" in output.read_bytes() or proc.poll() is not None, 90
+            )
+            assert proc.poll() is None, output.read_text()
+            text = output.read_text()
+            assert "tenants: acme" in text
+            assert "own-key" not in text
+            assert "dev-key" not in text
+            gateway = f"http://127.0.0.1:{env['GATEWAY_PORT']}/v1/sessions"
+            assert http_status(gateway, "own-key-0123456789") == 200
+            assert http_status(gateway, "dev-key") == 401
+            pids = read_pids(run_dir)
+            assert {"temporal", "redis", "gateway"} <= set(pids)
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            os.killpg(proc.pid, signal.SIGTERM)
+            stopping = poll(lambda: b"stopping the stack" in output.read_bytes(), 30)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            code = proc.wait(90)
+    text = output.read_text()
+    assert stopping, text
+    assert code == 0, text
+    assert text.rstrip().endswith("stopped"), text
+    assert poll(lambda: not any(pid_alive(pid) for pid in pids.values()), 10), pids
+    assert not list(run_dir.glob("*.pid"))
+
+
+def http_status(url: str, key: str) -> int:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
