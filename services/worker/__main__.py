@@ -14,6 +14,7 @@ from services.common.settings import ConfigError, TemporalSettings, load_setting
 from services.common.telemetry import setup_telemetry
 from services.common.temporal_client import connect_config, connect_temporal, describe, exit_with
 from services.worker.mcp_servers import McpServers
+from services.worker.model_endpoint import ModelCheckSettings, check_model_endpoint
 from services.worker.settings import WorkerSettings
 from services.worker.worker import build_worker
 
@@ -23,6 +24,7 @@ log = logging.getLogger("services.worker")
 async def main() -> None:
     settings = load_settings(WorkerSettings)
     temporal = load_settings(TemporalSettings)
+    model_check = load_settings(ModelCheckSettings)
     # A bad team file (or a stdio server's command that is nowhere) stops the worker here, with
     # one line, before any connection is tried.
     McpServers.from_settings(settings)
@@ -32,6 +34,8 @@ async def main() -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     client = await connect_temporal(temporal, interceptors=telemetry.temporal_interceptors())
+    # Without a key, a simulator that is not there would fail every turn: stop now instead.
+    await check_model_endpoint(settings, model_check.model_start_wait_s)
     async with AsyncExitStack() as stack:
         parts = await build_worker(settings, client, stack, task_queue=temporal.task_queue)
         model = "the simulator" if settings.uses_simulator else "the Mistral API"
