@@ -158,6 +158,8 @@ def test_the_simulator_is_offline_only_and_optional_for_the_workers() -> None:
     # Blank unless set: the worker then picks the simulator (no key) or api.mistral.ai (a key).
     assert worker_env["MISTRAL_SERVER_URL"] == "${MISTRAL_SERVER_URL:-}"
     assert worker_env["MISTRAL_SIMULATOR_URL"] == "http://mistral-sim:8800"
+    # ... and without either, the workers stop at start (services/worker/model_endpoint.py).
+    assert worker_env["MODEL_START_WAIT_S"] == "${MODEL_START_WAIT_S:-15}"
 
 
 def test_no_container_name_anywhere() -> None:
@@ -273,6 +275,12 @@ def test_postgres_has_room_for_every_pool() -> None:
     others = 5
     # Headroom for eight MCP processes (`--scale mcp=4` with MCP_WORKERS=2), as documented.
     assert temporal + 8 * per_mcp_process + others <= _max_connections()
+
+
+def test_env_example_lists_every_variable_compose_reads() -> None:
+    read = set(re.findall(r"\$\{([A-Z0-9_]+)", COMPOSE_FILE.read_text()))
+    listed = set(re.findall(r"^# ([A-Z0-9_]+)=", ENV_EXAMPLE.read_text(), re.MULTILINE))
+    assert read - listed == set()
 
 
 def test_bind_mounted_files_exist() -> None:
