@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -173,9 +174,15 @@ def test_dev_keeps_the_user_s_keys_and_survives_sigterm_twice_to_its_group(
     env = {**dev_env(), "GATEWAY_API_KEYS": "own-key-0123456789:acme"}
     output = tmp_path / "dev.out"
     run_dir = tmp_path / "data" / "run"
+    # Under `uv run`, as `make dev` runs it (uv forwards the signal), where uv is installed.
+    args = ["-m", "scripts.dev", "--data-dir", str(tmp_path / "data")]
+    uv = shutil.which("uv") or str(Path.home() / ".local" / "bin" / "uv")
+    dev = (
+        [uv, "run", "--no-sync", "python", *args] if Path(uv).is_file() else [sys.executable, *args]
+    )
     with output.open("wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "scripts.dev", "--data-dir", str(tmp_path / "data")],
+            dev,
             cwd=REPO_ROOT,
             env=env,
             stdout=log,
