@@ -143,14 +143,16 @@ def test_gateway_streams_close_before_the_gateway_is_killed(overlay: str) -> Non
 def test_autoscaled_deployments_leave_replicas_to_the_autoscaler(overlay: str) -> None:
     scalers = of_kind(overlay, "HorizontalPodAutoscaler")
     budgets = of_kind(overlay, "PodDisruptionBudget")
-    assert set(scalers) == set(budgets) == {"gateway", "worker"}
+    assert set(scalers) == {"gateway", "worker"}
+    assert set(budgets) == {"gateway", "worker", "mcp"}
+    for name, budget in budgets.items():
+        pod_labels = deployments(overlay)[name]["spec"]["template"]["metadata"]["labels"]
+        selector = budget["spec"]["selector"]["matchLabels"]
+        assert selector.items() <= pod_labels.items(), f"{name}: the budget selects no pod"
     for name, scaler in scalers.items():
         target = scaler["spec"]["scaleTargetRef"]
         assert (target["kind"], target["name"]) == ("Deployment", name)
         deployment = deployments(overlay)[name]
         assert "replicas" not in deployment["spec"], f"{name}: an apply would reset the HPA"
         assert 1 <= scaler["spec"]["minReplicas"] <= scaler["spec"]["maxReplicas"]
-        pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
-        selector = budgets[name]["spec"]["selector"]["matchLabels"]
-        assert selector.items() <= pod_labels.items(), f"{name}: the budget selects no pod"
     assert scalers["worker"]["spec"]["minReplicas"] >= 2, "a lone worker has nowhere to fail over"
