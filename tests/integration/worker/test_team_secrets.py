@@ -11,6 +11,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from scripts.stack.processes import apoll
 from services.common.teams import TEAMS_KEY
 from tests.fixtures.mcp_server import MCP_TEST_TOKEN
 from tests.fixtures.worker import SessionDriver
@@ -46,8 +47,14 @@ async def test_the_mcp_token_stays_in_the_worker(
     assert tools, "the tool ran, so the header was sent"
     history = payloads((await handle.fetch_history()).to_json())
     logged = json.dumps([e.data for e in events])
-    published = str(await bus_redis.hgetall(TEAMS_KEY))
-    assert "goal_setting" in published  # the worker published its teams
+    published = ""
+
+    async def teams_published() -> bool:  # a second or so after the worker started
+        nonlocal published
+        published = str(await bus_redis.hgetall(TEAMS_KEY))
+        return "goal_setting" in published
+
+    assert await apoll(teams_published, 30)
     for place, text in (("history", history), ("events", logged), ("teams", published)):
         assert MCP_TEST_TOKEN not in text, place
         assert "Bearer" not in text, place
