@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -117,3 +118,31 @@ def secret_refs(overlay: str) -> dict[str, bool]:
                     needed = not ref.get("optional", False)
                     refs[ref["name"]] = refs.get(ref["name"], False) or needed
     return refs
+
+
+def render_with_components(workdir: Path, *components: str) -> list[Manifest]:
+    """Production plus `components` (deploy/k8s/components/<name>), as an operator's own overlay
+    combines them, rendered and validated strictly (no kind without a schema either)."""
+    overlay = workdir / "overlay"
+    overlay.mkdir()
+    relative = Path(os.path.relpath(K8S, overlay))
+    kustomization = {
+        "resources": [str(relative / "overlays" / "production")],
+        "components": [str(relative / "components" / name) for name in components],
+    }
+    (overlay / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
+    rendered = subprocess.run(
+        [kubectl(), "kustomize", str(overlay)], capture_output=True, text=True, check=False
+    )
+    assert rendered.returncode == 0, rendered.stderr
+    validator = ROOT / ".venv" / "bin" / "kubernetes-validate"
+    checked = subprocess.run(
+        [str(validator), "--strict", "--quiet", "-k", "1.30.0", "-"],
+        input=rendered.stdout,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "WARN" not in checked.stdout + checked.stderr
+    return [doc for doc in yaml.safe_load_all(rendered.stdout) if doc]
