@@ -18,7 +18,7 @@ from services.worker.roster import (
     load_teams,
     parse_team,
 )
-from services.worker.settings import DEFAULT_TEAMS_DIR
+from services.worker.settings import DEFAULT_TEAMS_DIR, WorkerSettings
 
 NO_ENV: dict[str, str] = {}
 ENV = {"MCP_SERVER_URL": "http://mcp:9000/mcp", "MCP_AUTH_TOKEN": "s3cret-token-0123456789"}
@@ -220,3 +220,22 @@ def test_variables_expand_with_defaults() -> None:
     assert expand("${EMPTY}", env) == ""
     with pytest.raises(KeyError):
         expand("${MISSING}", env)
+
+
+def test_team_files_read_the_settings_the_worker_resolved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`${MCP_AUTH_TOKEN}` is the token however the worker got it (here MCP_AUTH_TOKEN_FILE),
+    `${MCP_SERVER_URL}` and `${AGENT_MODEL}` its settings with their defaults; anything else the
+    environment."""
+    token = tmp_path / "token"
+    token.write_text("file-token-0123456789abcdef\n")
+    monkeypatch.delenv("MCP_AUTH_TOKEN", raising=False)
+    monkeypatch.delenv("MCP_SERVER_URL", raising=False)
+    monkeypatch.setenv("DOCS_TOKEN", "from-the-environment")
+    settings = WorkerSettings(mcp_auth_token_file=token)
+    assert settings.team_variable("MCP_AUTH_TOKEN") == "file-token-0123456789abcdef"
+    assert settings.team_variable("MCP_SERVER_URL") == "http://127.0.0.1:9000/mcp"
+    assert settings.team_variable("AGENT_MODEL") == "mistral-medium-2505"
+    assert settings.team_variable("DOCS_TOKEN") == "from-the-environment"
+    assert settings.team_variable("NOT_SET_ANYWHERE") is None
