@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mcp.client.stdio import StdioServerParameters
-from mcp.types import CallToolResult, Tool
+from mcp.types import CallToolResult, TextContent, Tool
 
 from services.worker.mcp_tools import HttpTransport, McpTools, StdioTransport, Transport
 from services.worker.roster import (
@@ -70,6 +70,10 @@ def transport_for(team: Team, server: str, lookup: Lookup, timeout_s: float) -> 
         return HttpTransport(expand(spec.url, lookup), headers, timeout_s)
     params = stdio_parameters(spec, lookup, Path(team.source).parent)
     return StdioTransport(params, f"stdio:{spec.command} ({team.name}/{server})")
+
+
+class UnknownTool(LookupError):
+    """The model called a function its team does not have."""
 
 
 class McpServers:
@@ -131,12 +135,15 @@ class McpServers:
     # -- tool calls -------------------------------------------------------------------------
 
     def route(self, request: ToolInput) -> tuple[str, str, str]:
-        """(team, server, MCP tool) of a function call. A session started before teams were
-        files names neither: NutriSense, whose one server has the function's name."""
-        team = request.team or LEGACY_TEAM
+        """(team, server, MCP tool) of a function call; UnknownTool for a name the session's
+        team does not have. A session started before teams were files names neither team nor
+        tool: NutriSense, whose one server has the function's name."""
         if request.tool:
             server, tool = split_ref(request.tool)
-            return team, server, tool
+            return request.team or LEGACY_TEAM, server, tool
+        if request.team is not None:
+            raise UnknownTool(f"there is no tool named {request.call.name!r}")
+        team = LEGACY_TEAM
         known = self.teams.get(team)
         servers = list(known.mcp_servers) if known is not None else []
         if len(servers) != 1:
@@ -154,5 +161,10 @@ class McpServers:
     async def call_tool(
         self, request: ToolInput, arguments: dict[str, Any], meta: dict[str, Any], timeout_s: float
     ) -> CallToolResult:
-        team, server, tool = self.route(request)
+        """The call's result; a name the team has no tool for is an error result the model
+        reads (it made the name up), not a failure to retry."""
+        try:
+            team, server, tool = self.route(request)
+        except UnknownTool as exc:
+            return CallToolResult(content=[TextContent(type="text", text=str(exc))], is_error=True)
         return await self.session(team, server).call_tool(tool, arguments, meta, timeout_s)

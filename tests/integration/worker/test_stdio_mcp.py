@@ -81,6 +81,16 @@ async def test_the_command_starts_once_and_gets_the_team_env_not_the_workers(
     )
 
 
+async def test_a_tool_the_team_lacks_is_an_error_result_the_model_reads(
+    probe: McpServers,
+) -> None:
+    made_up = call("probe", "probe/pid")
+    made_up.tool = None  # the model called a name no tool of the team has
+    result = await probe.call_tool(made_up, {}, {}, 10)
+    assert result.is_error
+    assert "there is no tool named 'pid'" in str(result.content)
+
+
 async def test_a_server_that_died_is_started_again(probe: McpServers) -> None:
     first = await run(probe, "probe", "probe/pid")
     os.kill(first, signal.SIGKILL)

@@ -7,7 +7,7 @@ import pytest
 from mcp.types import Tool, ToolAnnotations
 
 from services.worker.catalog import describe
-from services.worker.mcp_servers import McpServers
+from services.worker.mcp_servers import McpServers, UnknownTool
 from services.worker.roster import Team, TeamSet, parse_team
 from services.worker.steps import FunctionCall, StepContext, ToolInput
 from services.worker.team_tools import TeamTools
@@ -88,6 +88,9 @@ def test_a_call_goes_to_the_server_the_roster_names() -> None:
     call = FunctionCall("c1", "files_search", "{}")
     routed = ToolInput(context, call, "t1", "u1", team="office", tool="files/search")
     assert servers.route(routed) == ("office", "files", "search")
+    made_up = ToolInput(context, FunctionCall("c3", "teleport", "{}"), "t1", "u1", team="office")
+    with pytest.raises(UnknownTool):
+        servers.route(made_up)
     # A session from before teams were files names neither: NutriSense's one server.
     legacy = ToolInput(context, FunctionCall("c2", "food_log", "{}"), "t1", "u1")
     assert servers.route(legacy) == ("nutrisense", "n", "food_log")
