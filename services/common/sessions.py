@@ -100,6 +100,8 @@ class TurnRequest:
     on_busy: OnBusy = "enqueue"
     # W3C trace context of the request that submitted the turn, to link spans across processes.
     trace_context: dict[str, str] = field(default_factory=dict)
+    # When the gateway took the turn (ISO 8601, UTC): where time to first token starts.
+    submitted_at: str | None = None
 
 
 @dataclass

@@ -172,6 +172,11 @@ class Subscription:
         what was published gives a `stream.gap`, even to a listener that starts from "0"."""
         self._replay_only = True
 
+    @property
+    def live(self) -> bool:
+        """Whether the last event yielded came live (not from the log: a backfill or catch-up)."""
+        return self._live
+
     def __aiter__(self) -> AsyncIterator[BusEvent]:
         if self._iterator is None:
             self._iterator = self._events()

@@ -19,6 +19,7 @@ from typing import NoReturn
 
 from temporalio.client import Client, Interceptor
 from temporalio.envconfig import ClientConfig, ClientConnectConfig
+from temporalio.runtime import Runtime
 
 from services.common.settings import ConfigError, TemporalSettings
 
@@ -81,12 +82,16 @@ def why(error: BaseException) -> str:
 
 
 async def connect_temporal(
-    settings: TemporalSettings | None = None, *, interceptors: Sequence[Interceptor] = ()
+    settings: TemporalSettings | None = None,
+    *,
+    interceptors: Sequence[Interceptor] = (),
+    runtime: Runtime | None = None,
 ) -> Client:
-    """A connected client, or `TemporalUnavailable` with one line saying what to check."""
+    """A connected client, or `TemporalUnavailable` with one line saying what to check.
+    `runtime`: the SDK runtime to run on (one that exports metrics), else the default one."""
     config = connect_config(settings)
     try:
-        return await Client.connect(**config, interceptors=list(interceptors))
+        return await Client.connect(**config, interceptors=list(interceptors), runtime=runtime)
     except (RuntimeError, OSError, ValueError) as exc:
         raise TemporalUnavailable(
             f"cannot connect to Temporal at {describe(config)}: {why(exc)}"

@@ -13,6 +13,7 @@ import os
 import sys
 from pathlib import Path
 
+from services.common.prometheus import prepare_multiprocess_dir
 from services.common.redis_client import check_redis, redis_client
 from services.common.settings import ConfigError, RedisSettings, TemporalSettings, load_settings
 from services.common.temporal_client import connect_temporal, exit_with
@@ -47,13 +48,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("GATEWAY_PORT", "8000")))
     parser.add_argument("--workers", type=int, default=None, help="default: WEB_CONCURRENCY")
     args = parser.parse_args(argv)
-    load_settings(GatewaySettings)  # raises ConfigError: one line naming the variable
+    settings = load_settings(GatewaySettings)  # raises ConfigError: one line naming the variable
     temporal, redis = load_settings(TemporalSettings), load_settings(RedisSettings)
     # Before the exec: the connections' runtime goes with this process image.
     try:
         asyncio.run(preflight(temporal, redis))
     except ConfigError as error:
         exit_with(error)
+    if settings.gateway_metrics:
+        prepare_multiprocess_dir()  # before any worker imports prometheus-client
     command = gunicorn_argv(args.host, args.port, args.workers)
     os.execv(command[0], command)
 

@@ -22,6 +22,7 @@ from services.common.redis_client import redis_client
 from services.common.settings import RedisSettings, TemporalSettings, load_settings
 from services.common.telemetry import Telemetry, setup_telemetry
 from services.common.temporal_client import connect_temporal
+from services.gateway import metrics
 from services.gateway.admission import AdmissionConfig, AdmissionLimiter
 from services.gateway.auth import ApiKeys
 from services.gateway.guard import GuardMiddleware
@@ -122,6 +123,7 @@ def create_app(
     app = Starlette(
         routes=[
             *health.ROUTES,
+            *(metrics.ROUTES if settings.metrics_route else []),
             *docs.ROUTES,
             *web.ROUTES,
             *sessions.ROUTES,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from typing import Protocol
 
 
 def _int(name: str, default: int) -> int:
@@ -31,3 +32,26 @@ errorlog = "-"
 loglevel = os.environ.get("GATEWAY_LOG_LEVEL", "info")
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 proc_name = "durable-agents-gateway"
+
+
+def when_ready(server: object) -> None:
+    """With GATEWAY_METRICS_PORT, the master serves every worker's metrics on that port."""
+    port = os.environ.get("GATEWAY_METRICS_PORT", "").strip()
+    if port and os.environ.get("GATEWAY_METRICS", "true").lower() not in ("0", "false", "off"):
+        from prometheus_client import start_http_server
+
+        from services.common.prometheus import registry
+
+        host = os.environ.get("GATEWAY_METRICS_HOST", "0.0.0.0")
+        start_http_server(int(port), addr=host, registry=registry())
+
+
+class _Worker(Protocol):
+    pid: int
+
+
+def child_exit(server: object, worker: _Worker) -> None:
+    """A dead worker's gauges leave the sum (its counters stay, as Prometheus expects)."""
+    from services.common.prometheus import mark_process_dead
+
+    mark_process_dead(worker.pid)

@@ -13,6 +13,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ExceptionHandler
 
+from services.gateway import metrics
+
 log = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -66,6 +68,8 @@ class Problem(Exception):
 
 
 def problem_response(problem: Problem, instance: str | None = None) -> Response:
+    if problem.status == 429:  # every refusal passes here: counted by its reason
+        metrics.rejected(problem.type.rpartition(":")[2])
     return Response(
         orjson.dumps(problem.body(instance)),
         status_code=problem.status,

@@ -31,6 +31,15 @@ class GatewaySettings(ServiceSettings):
     gateway_submit_wait_s: float = Field(default=1.0, ge=0)
     # Agent teams a session may start with (comma list); empty: every team the workers serve.
     gateway_agents: str = ""
+    # GET /metrics (Prometheus text, no API key): `on` with the API, `off`; with a port, served
+    # from the gunicorn master on that port instead (services/gateway/metrics.py).
+    gateway_metrics: bool = True
+    gateway_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+
+    @property
+    def metrics_route(self) -> bool:
+        """Whether the API's own port answers GET /metrics."""
+        return self.gateway_metrics and self.gateway_metrics_port is None
 
     @field_validator("gateway_api_keys")
     @classmethod

@@ -37,6 +37,7 @@ from services.common.events import (
 )
 from services.common.fanout import Fanout, FanoutClosed, ListenerOverflow, Subscription
 from services.common.sessions import TurnRecord
+from services.gateway import metrics
 from services.gateway.auth import Principal
 from services.gateway.problems import Problem
 from services.gateway.ratelimit import StreamSlots
@@ -143,6 +144,7 @@ class OpenStream:
             await stream.close()
             raise
         stream._entered = True
+        metrics.ACTIVE_STREAMS.inc()
         return stream
 
     async def close(self) -> None:
@@ -151,6 +153,7 @@ class OpenStream:
         with anyio.move_on_after(5, shield=True):
             if self._entered:
                 self._entered = False
+                metrics.ACTIVE_STREAMS.dec()
                 await self.subscription.__aexit__(None, None, None)
             if self._token is not None:
                 token, self._token = self._token, None
@@ -342,6 +345,8 @@ async def relay(
         tasks.append(asyncio.create_task(watch))
     try:
         async for first in subscription:
+            if subscription.live:  # not a replay from the log: its age is the fan-out's lag
+                metrics.observe_lag(first)
             events = [first, *subscription.take_ready(BATCH_MAX)]
             if progress is not None:
                 progress.saw(events)

@@ -15,6 +15,7 @@ import logging
 import uvicorn
 from sqlalchemy.exc import SQLAlchemyError
 
+from services.common.prometheus import prepare_multiprocess_dir
 from services.common.settings import ConfigError, load_settings
 from services.mcp_server.auth import server_token
 from services.mcp_server.settings import McpServerSettings
@@ -44,6 +45,8 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(_prepare_schema(settings.database_url))
     except (OSError, SQLAlchemyError) as exc:
         raise ConfigError(f"cannot open the store at DATABASE_URL: {exc}") from None
+    if args.workers > 1:  # each process records apart; a scrape of any sums them
+        prepare_multiprocess_dir()
     uvicorn.run(
         "services.mcp_server.app:create_app",
         factory=True,

@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from services.common.settings import load_settings
 from services.common.telemetry import setup_telemetry
+from services.mcp_server import metrics
 from services.mcp_server.auth import DISABLED_WARNING, BearerTokenAuth, server_token
 from services.mcp_server.clock import Clock, system_clock
 from services.mcp_server.diary import NutritionDiary
@@ -101,7 +102,9 @@ def create_app(
     # Outside the routes, so a route added later is guarded too (deny by default).
     middleware = [Middleware(BearerTokenAuth, token=token)] if token is not None else []
     app = Starlette(
-        routes=[Route("/healthz", healthz), *routes], middleware=middleware, lifespan=lifespan
+        routes=[Route("/healthz", healthz), *metrics.ROUTES, *routes],
+        middleware=middleware,
+        lifespan=lifespan,
     )
     if telemetry:
         setup_telemetry("mcp-server", app=app)

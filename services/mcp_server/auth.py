@@ -22,7 +22,7 @@ from services.mcp_server.settings import McpServerSettings
 
 logger = logging.getLogger(__name__)
 
-OPEN_PATHS = frozenset({"/healthz"})
+OPEN_PATHS = frozenset({"/healthz", "/metrics"})
 REALM = "nutrisense-mcp"
 
 NO_TOKEN = (

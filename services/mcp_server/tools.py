@@ -16,6 +16,7 @@ from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from sqlalchemy.exc import SQLAlchemyError
 
+from services.mcp_server import metrics
 from services.mcp_server.diary import DiaryInputError, NutritionDiary
 from services.mcp_server.identity import (
     CallerIdentity,
@@ -61,10 +62,12 @@ def _meta(ctx: Context) -> dict[str, Any] | None:
 
 async def _run(
     ctx: Context,
+    tool: str,
     operation: Callable[[CallerIdentity], Awaitable[ToolResult]],
     delay_s: float = 0.0,
 ) -> CallToolResult:
-    """Identity, then the operation; expected failures become `isError` results.
+    """Identity, then the operation; expected failures become `isError` results. Counted by
+    tool and outcome (services/mcp_server/metrics.py).
 
     `delay_s` (the `MCP_TOOL_DELAY_MS` test knob) holds the answer after the work is done: the
     slowest moment for a fault to land, since a retry then finds the write already made.
@@ -72,10 +75,13 @@ async def _run(
     try:
         result = await operation(caller_identity(_meta(ctx), ctx.headers))
     except (IdentityError, DiaryInputError) as exc:
+        metrics.tool_call(tool, "refused")
         return error_result(str(exc))
     except (SQLAlchemyError, OSError):
         logger.exception("diary store failed")
+        metrics.tool_call(tool, "store_failed")
         return error_result("The food diary is unavailable right now; nothing was changed.")
+    metrics.tool_call(tool, "ok")
     if delay_s > 0:
         await asyncio.sleep(delay_s)
     return CallToolResult(
@@ -104,7 +110,10 @@ class NutriSenseTools:
         user's current local day. Returns every goal after the update.
         """
         return await _run(
-            ctx, lambda caller: self.diary.set_goals(caller, user_query), self.delay_s
+            ctx,
+            "goal_setting",
+            lambda caller: self.diary.set_goals(caller, user_query),
+            self.delay_s,
         )
 
     async def food_log(
@@ -122,6 +131,7 @@ class NutriSenseTools:
         """
         return await _run(
             ctx,
+            "food_log",
             lambda caller: self.diary.log_food(
                 caller, user_query, idempotency_key(_meta(ctx), ctx.headers)
             ),
@@ -139,7 +149,10 @@ class NutriSenseTools:
         alternatives with their amounts and nutrients. Read-only.
         """
         return await _run(
-            ctx, lambda caller: self.diary.recommend(caller, user_query), self.delay_s
+            ctx,
+            "food_recommendations",
+            lambda caller: self.diary.recommend(caller, user_query),
+            self.delay_s,
         )
 
     async def daily_progress(
@@ -151,4 +164,9 @@ class NutriSenseTools:
         of each goal reached, what is still missing (negative when over), totals per meal and
         the entries themselves, all computed from the stored diary. Read-only.
         """
-        return await _run(ctx, lambda caller: self.diary.progress(caller, user_query), self.delay_s)
+        return await _run(
+            ctx,
+            "daily_progress",
+            lambda caller: self.diary.progress(caller, user_query),
+            self.delay_s,
+        )

@@ -13,6 +13,7 @@ import uvloop
 from services.common.settings import ConfigError, TemporalSettings, load_settings
 from services.common.telemetry import setup_telemetry
 from services.common.temporal_client import connect_config, connect_temporal, describe, exit_with
+from services.worker import metrics
 from services.worker.mcp_servers import McpServers
 from services.worker.model_endpoint import ModelCheckSettings, check_model_endpoint
 from services.worker.settings import WorkerSettings
@@ -33,7 +34,13 @@ async def main() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    client = await connect_temporal(temporal, interceptors=telemetry.temporal_interceptors())
+    client = await connect_temporal(
+        temporal,
+        interceptors=telemetry.temporal_interceptors(),
+        runtime=metrics.runtime(settings.worker_metrics_address)
+        if settings.worker_metrics_address
+        else None,
+    )
     # Without a key, a simulator that is not there would fail every turn: stop now instead.
     await check_model_endpoint(settings, model_check.model_start_wait_s)
     async with AsyncExitStack() as stack:

@@ -21,10 +21,11 @@ from mistralai.client import Mistral
 from temporalio import activity
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, CancelledError
 
 from services.common.bus import EventBus
 from services.common.events import EVENT_ADAPTER, ToolResult, TurnRetry, TurnStarted
+from services.worker import metrics
 from services.worker.agents import register_team
 from services.worker.converse import run_step
 from services.worker.delivery import StepPublisher
@@ -124,13 +125,20 @@ class SessionActivities:
             entry = step.agent_names.get(step.entry_agent_id)
             await publish(TurnStarted(**common, agent=entry))
 
+        if step.first_token_from is not None:
+            submitted = step.first_token_from
+            publish.on_first_text = lambda: metrics.first_token(submitted)
         try:
             async with heartbeating():  # a beat every 0.5 s; not one per streamed event
                 result = await run_step(
                     self.mistral, step, publish, restart=step.restart or info.attempt > 1
                 )
+        except BaseException as exc:
+            metrics.model_call(outcome_of(exc))
+            raise
         finally:
             await publish.drain()  # the step's events go out before its result does
+        metrics.model_call("ok")
         result.gap_after = publish.gap_after
         return result
 
@@ -154,7 +162,12 @@ class SessionActivities:
             }
             if request.timezone:
                 meta["timezone"] = request.timezone
-            output = await self._call_mcp(request, arguments, meta)
+            try:
+                output = await self._call_mcp(request, arguments, meta)
+            except BaseException as exc:
+                metrics.tool_call(call.name, outcome_of(exc))
+                raise
+        metrics.tool_call(call.name, "error" if output.is_error else "ok")
         context = request.context
         publish = StepPublisher(self.bus, context.bus_key, context.session_id, context.turn_id)
         output.published = await publish(
@@ -245,6 +258,15 @@ class SessionActivities:
             ) from exc
         self._rosters[request.team] = (time.monotonic(), roster)
         return roster
+
+
+def outcome_of(error: BaseException) -> str:
+    """A failed step's or call's outcome label: the error's kind, from a bounded vocabulary."""
+    if isinstance(error, asyncio.CancelledError | CancelledError):
+        return "cancelled"
+    if isinstance(error, ApplicationError) and error.type:
+        return error.type.lower()
+    return "error"
 
 
 def result_text(result: CallToolResult) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from opentelemetry.instrumentation.utils import suppress_instrumentation
@@ -79,6 +80,8 @@ class StepPublisher:
         self._paused_until = 0.0
         self._queue: list[_Queued] = []
         self._sender: asyncio.Task[None] | None = None
+        # Called once, at the first text delta posted (the turn's first token, when it is).
+        self.on_first_text: Callable[[], None] | None = None
 
     @property
     def gap_after(self) -> str | None:
@@ -94,6 +97,9 @@ class StepPublisher:
 
     def post(self, event: BaseModel) -> None:
         """Queue `event` (a streamed delta) without waiting for it."""
+        if self.on_first_text is not None and isinstance(event, MessageDelta):
+            first, self.on_first_text = self.on_first_text, None
+            first()
         self._enqueue(_Queued(event, None, None))
 
     async def drain(self) -> None:

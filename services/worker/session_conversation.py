@@ -48,6 +48,8 @@ class SessionConversation:
         # The conversation may hold a half-finished step (a turn cancelled or failed in it).
         self.needs_restart = carry.needs_restart
         self.owed: list[FunctionOutput] = list(carry.owed)
+        # The turn whose text has begun to stream (its first token is behind it).
+        self._spoken: str | None = None
 
     async def step(
         self,
@@ -76,6 +78,8 @@ class SessionConversation:
                 prior = self._begin_again(request, step, tool_steps, history, str(cause))
                 continue
             self.conversation_id, self.needs_restart, self.owed = result.conversation_id, False, []
+            if result.text:
+                self._spoken = request.turn_id
             if result.last_entry_id is not None:
                 self.anchor = Anchor(result.conversation_id, result.last_entry_id)
             return result
@@ -129,6 +133,9 @@ class SessionConversation:
                 function_outputs=list(self.owed),
                 prior=prior,
                 announce=step == 0 and announce,
+                first_token_from=(
+                    request.submitted_at if self._spoken != request.turn_id else None
+                ),
             ),
             start_to_close_timeout=timedelta(minutes=10),
             heartbeat_timeout=HEARTBEAT,

@@ -17,6 +17,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from services.common.sessions import SessionStart
+    from services.worker import metrics
     from services.worker.activities import SessionActivities, tool_result_once
     from services.worker.session_limits import (
         HEARTBEAT,
@@ -130,6 +131,7 @@ class TurnTools:
         approval_id = f"apr_{workflow.uuid4().hex[:20]}"
         pending = PendingApproval(approval_id, turn_id, call)
         self.approvals[approval_id] = pending
+        metrics.approval_requested()
         timeout = timedelta(seconds=roster.approval_timeout_s)
         self.publish(
             {
@@ -152,6 +154,7 @@ class TurnTools:
             raise
         finally:
             self.approvals.pop(approval_id, None)
+            metrics.approval_resolved(bool(pending.approved))
             self.publish(
                 {
                     "type": "approval.resolved",

@@ -50,7 +50,7 @@ with workflow.unsafe.imports_passed_through():
         session_title,
         transcript_page,
     )
-    from services.worker import seeding
+    from services.worker import metrics, seeding
     from services.worker.outbox import Outbox
     from services.worker.session_conversation import SessionConversation
     from services.worker.session_limits import (
@@ -257,6 +257,7 @@ class SessionWorkflow:
         record.finished_at = workflow.now().isoformat()
         for name, value in fields.items():
             setattr(record, name, value)
+        metrics.turn_ended(status, record.submitted_at)
 
     def _finish_cancelled(self, turn_id: str, reason: str | None) -> None:
         self._finish(self.records[turn_id], "cancelled")

@@ -45,6 +45,8 @@ class WorkerSettings(RedisSettings, McpAuthSettings):
     workflow_sandbox: bool = False
     # Names this worker's code to Temporal; unset: a hash of the service code (worker.py).
     worker_build_id: str | None = None
+    # host:port of this process's Prometheus metrics (services/worker/metrics.py); "" = none.
+    worker_metrics_address: str = ""
 
     @field_validator("mistral_api_key", "mistral_server_url", mode="before")
     @classmethod

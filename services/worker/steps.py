@@ -118,6 +118,9 @@ class ConverseInput:
     prior: list[PriorEntry] = field(default_factory=list)
     # Publish `turn.started` (the turn's first model step, scheduled for the first time).
     announce: bool = False
+    # When the turn was submitted, while none of its text has streamed yet: the step's first
+    # delta is then the turn's first token (services/worker/metrics.py).
+    first_token_from: str | None = None
 
 
 @dataclass

@@ -6,6 +6,7 @@ import dataclasses
 import functools
 import logging
 import uuid
+from datetime import UTC, datetime
 
 from opentelemetry import propagate
 from starlette.requests import Request
@@ -161,7 +162,11 @@ async def send_message(request: Request) -> Response:
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     turn = TurnRequest(
-        turn_id=turn_id, input=body.input, on_busy=body.on_busy, trace_context=carrier
+        turn_id=turn_id,
+        input=body.input,
+        on_busy=body.on_busy,
+        trace_context=carrier,
+        submitted_at=datetime.now(UTC).isoformat(),
     )
     start = SessionStart(session_id=sid, tenant_id=who.tenant_id, user_id=sid)
     if not wants_stream(request):

@@ -103,11 +103,12 @@ async def test_identity_in_headers_without_the_token_is_refused_and_writes_nothi
     assert await foods_logged(mcp_server, user) == ["pear"]
 
 
-async def test_every_transport_needs_the_token_and_only_healthz_is_open(
+async def test_every_transport_needs_the_token_and_only_health_and_metrics_are_open(
     mcp_server: McpServerProcess,
 ) -> None:
     async with httpx2.AsyncClient(base_url=mcp_server.base_url) as http:
         health = await http.get("/healthz")
+        scrape = await http.get("/metrics")
         legacy_stream = await http.get("/sse", headers={"accept": "text/event-stream"})
         legacy_post = await http.post("/messages/?session_id=0", json={})
         elsewhere = await http.get("/anything-added-later")
@@ -115,6 +116,7 @@ async def test_every_transport_needs_the_token_and_only_healthz_is_open(
             "/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, headers=ACCEPT
         )
     assert health.status_code == 200
+    assert scrape.status_code == 200
     for response in (legacy_stream, legacy_post, elsewhere, listing):
         assert_refused(response, None)
 

@@ -36,6 +36,7 @@ class ScriptedSubscription:
         self.replay = replay  # end after `events`, as a replay-only subscription does
         self.ended = asyncio.Event()
         self.exited = False
+        self.live = not replay  # what it yields counts as live (the fan-out lag is observed)
 
     def __aiter__(self) -> AsyncIterator[BusEvent]:
         return self._iterate()
