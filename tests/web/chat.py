@@ -25,7 +25,7 @@ class ChatPage:
     def open(self, user: str, path: str = "/") -> ChatPage:
         """Open the page through the link `make dev` prints: the key in the fragment."""
         self.page.goto(f"{self.base_url}{path}#key={DEV_API_KEY}&user={user}")
-        expect(self.message_box).to_be_editable()
+        expect(self.page.locator("body")).to_have_attribute("data-ready", "true")
         expect(self.page.get_by_role("dialog")).to_be_hidden()
         return self
 
@@ -89,6 +89,11 @@ class Transcript:
     def turn(self, sid: str, turn_id: str) -> dict[str, Any]:
         (found,) = [turn for turn in self.turns(sid) if turn["turn_id"] == turn_id]
         return found
+
+    def new_session(self, user_id: str) -> str:
+        response = self.http.post("/v1/sessions", json={"user_id": user_id})
+        response.raise_for_status()
+        return str(response.json()["session_id"])
 
     def event_types(self, sid: str, turn_id: str) -> list[str]:
         """The turn's events in the replay log, by type (the stream ends at the turn's end)."""

@@ -309,6 +309,102 @@ def test_an_overloaded_gateway_is_waited_out_and_the_message_sent_again(
     expect(chat.page.get_by_role("alert")).to_be_hidden()
 
 
+MARKUP = (
+    '<img src=x onerror="window.pwned=1"> **bold**, `code` and [a link](javascript:void(0))\n\n'
+    "- one\n- two"
+)
+
+
+def test_markup_from_the_model_is_shown_as_text(
+    chat: ChatPage, web_stack: LocalStack, transcript: Transcript
+) -> None:
+    sid = transcript.new_session(new_user())
+    turn_id = "turn_markup"
+
+    def markup_stream(route: Route, request: Request) -> None:
+        if request.headers.get("last-event-id") != "0":  # the page's resume: the real stream
+            route.continue_()
+            return
+        common = {"session_id": sid, "turn_id": turn_id, "ts": "2026-12-02T00:00:00.000Z"}
+        events = [
+            ("1-1", {"type": "turn.started", "agent": "router-agent", **common}),
+            ("1-2", {"type": "message.delta", "text": MARKUP, **common}),
+            ("1-3", {"type": "turn.completed", "output": MARKUP, **common}),
+        ]
+        body = "".join(
+            f"id: {id_}\nevent: {event['type']}\ndata: {json.dumps(event)}\n\n"
+            for id_, event in events
+        )
+        route.fulfill(status=200, headers={"Content-Type": "text/event-stream"}, body=body)
+
+    # A reply as a model could write it, streamed to the page as the gateway would.
+    chat.page.route("**/v1/sessions/*/events", markup_stream)
+    chat.open(new_user(), path="/")
+    chat.page.goto(f"{web_stack.gateway_url}/#/s/{sid}")
+    turn = chat.turns.first
+    chat.wait_status(turn, "completed")
+    reply = turn.locator(".reply-text")
+    expect(reply).to_contain_text('<img src=x onerror="window.pwned=1">')
+    expect(reply.locator("strong")).to_have_text("bold")
+    expect(reply.locator("code")).to_have_text("code")
+    expect(reply.locator("li")).to_have_text(["one", "two"])
+    assert reply.locator("img").count() == 0
+    assert reply.locator("a").count() == 0  # a javascript: target is no link
+    assert chat.page.evaluate("window.pwned") is None
+
+
+def test_a_stream_gap_redraws_the_turn_from_the_transcript(
+    chat: ChatPage, transcript: Transcript
+) -> None:
+    chat.open(new_user())
+    turn = chat.send(LONG)
+    chat.wait_for_text(turn, min_chars=20)
+    gaps: list[str] = []
+
+    def gap_once(route: Route, request: Request) -> None:
+        if gaps:
+            route.continue_()
+            return
+        gaps.append(request.url)
+        event = {"session_id": chat.session_id, "type": "stream.gap", "after": "0"}
+        body = f"event: stream.gap\ndata: {json.dumps(event)}\n\n"
+        route.fulfill(status=200, headers={"Content-Type": "text/event-stream"}, body=body)
+
+    # The reloaded page's stream first says events were lost, then drops; the page resumes and
+    # draws the turn from the transcript at its end: no piece twice.
+    chat.page.route("**/v1/sessions/*/events", gap_once)
+    chat.page.reload()
+    turn = chat.turns.first
+    chat.wait_status(turn, "completed")
+    assert gaps
+    assert_reply_matches(chat, transcript)
+    expect(turn.locator("details.tool")).to_have_count(1)
+
+
+PARSE_IN_PIECES = """async ([text, size]) => {
+    const { SseParser } = await import("/web/sse.js");
+    const seen = [];
+    const parser = new SseParser((event) => seen.push(event));
+    for (let at = 0; at < text.length; at += size) parser.push(text.slice(at, at + size));
+    return seen;
+}"""
+
+
+@pytest.mark.parametrize("size", [1, 3, 1000])
+def test_the_sse_parser_takes_any_chunking(chat: ChatPage, size: int) -> None:
+    chat.open(new_user())
+    text = (
+        ': ping\r\nid: 5-1\r\nevent: message.delta\r\ndata: {"text":"a"}\r\n\r\n'
+        'event: turn.completed\ndata: {"output":\ndata: "ab"}\n\r\n'
+        "data: no end yet"
+    )
+    events = chat.page.evaluate(PARSE_IN_PIECES, [text, size])
+    assert events == [
+        {"type": "message.delta", "data": '{"text":"a"}', "id": "5-1"},
+        {"type": "turn.completed", "data": '{"output":\n"ab"}', "id": None},
+    ]
+
+
 def test_keyboard_only_on_a_narrow_screen(
     browser: Browser, web_stack: LocalStack, shots: Shots
 ) -> None:

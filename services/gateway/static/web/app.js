@@ -19,7 +19,7 @@ const CONNECTION_TEXT = {
 
 const page = {
   api: null,
-  sid: null, // the open session, null for a new chat not sent yet
+  sid: undefined, // the open session, null for a new chat not sent yet, undefined before start
   stream: null,
   conversation: null,
   ended: false,
@@ -85,6 +85,7 @@ async function saveKey(event) {
   if (user) localStorage.setItem(STORE.user, user);
   else localStorage.removeItem(STORE.user);
   $("key-dialog").close();
+  page.sid = undefined; // a new key: open the session again with it
   start();
 }
 
@@ -116,14 +117,14 @@ async function start() {
   $("change-key").hidden = false;
   sessions.load = (token) => page.api.listSessions(userId(), token);
   sessions.refresh();
-  page.sid = undefined; // force route() to open what the address names
   route();
+  document.body.dataset.ready = "true"; // for tests: the key is checked, the address followed
 }
 
 function route() {
   const match = /^#\/s\/([^/?#&]+)$/.exec(location.hash);
   const sid = match ? decodeURIComponent(match[1]) : null;
-  if (sid === page.sid) return;
+  if (sid === page.sid || !page.api) return; // start() follows the address once it has a key
   if (sid) openSession(sid);
   else openNewChat();
 }

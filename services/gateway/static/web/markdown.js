@@ -17,9 +17,8 @@ function el(tag, ...children) {
 
 export function renderInline(text, parent) {
   let last = 0;
-  INLINE.lastIndex = 0;
-  let match;
-  while ((match = INLINE.exec(text)) !== null) {
+  // matchAll works on a copy of the pattern: the nested calls below cannot move this loop's place.
+  for (const match of text.matchAll(INLINE)) {
     if (match.index > last) appendText(parent, text.slice(last, match.index));
     const [, ticks, code, strong1, strong2, em1, em2, del, label, href] = match;
     if (ticks) parent.append(el("code", code.trim() || code));
@@ -27,7 +26,7 @@ export function renderInline(text, parent) {
     else if (em1 ?? em2) renderInline(em1 ?? em2, parent.appendChild(el("em")));
     else if (del) renderInline(del, parent.appendChild(el("del")));
     else if (label) parent.append(link(label, href));
-    last = INLINE.lastIndex;
+    last = match.index + match[0].length;
   }
   if (last < text.length) appendText(parent, text.slice(last));
   return parent;
