@@ -95,6 +95,9 @@ class Transcript:
         response.raise_for_status()
         return str(response.json()["session_id"])
 
+    def end_session(self, sid: str) -> None:
+        self.http.delete(f"/v1/sessions/{sid}").raise_for_status()
+
     def event_types(self, sid: str, turn_id: str) -> list[str]:
         """The turn's events in the replay log, by type (the stream ends at the turn's end)."""
         url = f"/v1/sessions/{sid}/events"

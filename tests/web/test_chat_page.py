@@ -163,6 +163,7 @@ def test_approve_and_reject_a_food_log(
     turn = chat.send(BREAKFAST)
     card = turn.get_by_role("region", name="Approval for food_log")
     expect(card).to_contain_text("food_log")
+    expect(turn.locator("details.tool .tool-state")).to_have_text("waiting for approval")
     shots.take(chat.page, "approval-asked")
     card.get_by_role("button", name="Approve").click()
     expect(card.locator(".outcome")).to_have_text("Approved")
@@ -403,6 +404,22 @@ def test_the_sse_parser_takes_any_chunking(chat: ChatPage, size: int) -> None:
         {"type": "message.delta", "data": '{"text":"a"}', "id": "5-1"},
         {"type": "turn.completed", "data": '{"output":\n"ab"}', "id": None},
     ]
+
+
+def test_an_ended_session_says_so_and_takes_no_message(
+    chat: ChatPage, transcript: Transcript, shots: Shots
+) -> None:
+    chat.open(new_user())
+    turn = chat.send(GOALS)
+    chat.wait_status(turn, "completed")
+    transcript.end_session(chat.session_id)
+    expect(chat.page.get_by_text("This session has ended.")).to_be_visible()
+    expect(chat.message_box).to_be_disabled()
+    chat.page.reload()  # the replay ends with session.ended: still ended, the turn still there
+    expect(chat.page.get_by_text("This session has ended.")).to_be_visible()
+    expect(chat.message_box).to_be_disabled()
+    expect(chat.turns).to_have_count(1)
+    shots.take(chat.page, "ended")
 
 
 def test_keyboard_only_on_a_narrow_screen(

@@ -217,6 +217,8 @@ export class Turn {
     };
     approve.addEventListener("click", () => decide(true));
     reject.addEventListener("click", () => decide(false));
+    const tool = this.cards.get(data.call_id);
+    if (tool) tool.state.textContent = "waiting for approval";
     this.approvals.set(data.approval_id, entry);
     this.blocks.push(entry);
     this.body.append(card);
