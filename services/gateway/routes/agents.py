@@ -66,16 +66,20 @@ async def list_agents(request: Request) -> Response:
     return JSONResponse(TeamList(data=teams).model_dump())
 
 
-async def require_team(request: Request, name: str) -> None:
-    """422 `unknown-agent` unless `name` is a team this gateway offers. Before any worker has
-    published its teams (or with Redis away) that is GATEWAY_AGENTS, else the default team."""
+async def offered_teams(request: Request) -> list[str]:
+    """The names of the teams a session may start with now. Before any worker has published
+    its teams (or with Redis away) that is GATEWAY_AGENTS, else the default team."""
     try:
         known = [team.name for team in await catalog(request).teams()]
     except (RedisError, OSError) as exc:
         log.warning("agent teams unavailable (%s)", type(exc).__name__)
         known = []
-    if not known:
-        known = sorted(gateway(request).settings.agents or {DEFAULT_TEAM})
+    return known or sorted(gateway(request).settings.agents or {DEFAULT_TEAM})
+
+
+async def require_team(request: Request, name: str) -> None:
+    """422 `unknown-agent` unless `name` is a team this gateway offers (`offered_teams`)."""
+    known = await offered_teams(request)
     if name not in known:
         listing = ", ".join(known)
         raise Problem(422, "unknown-agent", f"No agent team {name!r}; known: {listing}.")

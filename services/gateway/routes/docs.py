@@ -10,6 +10,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from services.gateway.openapi import openapi_document
+from services.gateway.routes.agents import offered_teams
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
@@ -20,7 +21,8 @@ def _docs_page() -> str:
 
 
 async def openapi_json(request: Request) -> Response:
-    return JSONResponse(openapi_document(request.app.state.gateway.settings.agents))
+    # The teams a session may start with now: the document says exactly what is accepted.
+    return JSONResponse(openapi_document(frozenset(await offered_teams(request))))
 
 
 async def docs_page(request: Request) -> Response:

@@ -40,8 +40,9 @@ async def test_openapi_document_describes_the_api(gateway_server: GatewayServer)
         "/readyz",
     }
     create = document["components"]["schemas"]["CreateSession"]["properties"]
-    # GATEWAY_AGENTS unset: any team the workers publish (GET /v1/agents), so no fixed list.
-    assert "enum" not in create["agent"]
+    # GATEWAY_AGENTS unset and no worker published its teams yet (the fake session worker):
+    # the default team, the only one a session may start with now (routes/agents.py).
+    assert create["agent"]["enum"] == ["nutrisense"]
     assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
 
 
