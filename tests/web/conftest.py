@@ -21,7 +21,7 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
-from scripts.stack.local import DEV_API_KEY, LocalStack, Ports
+from scripts.stack.local import LocalStack, Ports
 from scripts.stack.processes import REPO_ROOT
 
 # Waits are for conditions, polled; a 2-core machine shared with other jobs can be slow.
@@ -106,6 +106,3 @@ class Shots:
         path = SCREENSHOTS / f"{self.prefix}-{self.count}-{state}.png"
         page.screenshot(path=str(path))
         return path
-
-
-__all__ = ["DEV_API_KEY", "Shots"]

@@ -15,7 +15,7 @@ import httpx2
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Request, Route, expect
 
-from scripts.stack.local import LocalStack
+from scripts.stack.local import DEV_API_KEY, LocalStack
 from tests.web.chat import ChatPage, Transcript, reply_text, words
 from tests.web.conftest import Shots
 
@@ -92,6 +92,8 @@ def test_the_key_link_leaves_no_key_in_the_address(chat: ChatPage) -> None:
 def test_a_nutrisense_turn_streams_to_the_end(
     chat: ChatPage, transcript: Transcript, shots: Shots
 ) -> None:
+    requested: list[str] = []
+    chat.page.on("request", lambda request: requested.append(request.url))
     chat.open(new_user())
     turn = chat.send(GOALS)
     expect(chat.stop_button()).to_be_visible()  # a turn runs
@@ -107,6 +109,10 @@ def test_a_nutrisense_turn_streams_to_the_end(
     expect(tool.locator("pre.result")).to_contain_text("2000")
     assert_reply_matches(chat, transcript)
     shots.take(chat.page, "completed")
+    # Nothing left the origin, and the key went in no URL.
+    assert requested
+    assert all(url.startswith(chat.base_url + "/") for url in requested), requested
+    assert not [url for url in requested if DEV_API_KEY in url]
 
 
 def test_a_reload_mid_reply_shows_all_of_it_once(
