@@ -29,12 +29,20 @@ test: bootstrap ## unit, integration and e2e tests against real servers started 
 test-fast: bootstrap ## unit tests only
 	$(RUN) pytest tests/unit $(PYTEST_ARGS)
 
-lint: bootstrap ## ruff format --check, ruff check, mypy, compose-check, k8s-check
+lint: bootstrap ## ruff format --check, ruff check, mypy, compose-check, k8s-check, observability-check
 	$(RUN) ruff format --check .
 	$(RUN) ruff check .
 	$(RUN) mypy
 	$(MAKE) --no-print-directory compose-check
 	$(MAKE) --no-print-directory k8s-check
+	$(MAKE) --no-print-directory observability-check
+
+.PHONY: observability-check
+observability-check: bootstrap ## promtool on deploy/observability's Prometheus config and rules; the dashboard's JSON
+	@command -v promtool >/dev/null 2>&1 || { echo "observability-check: promtool not found (Debian: apt-get install prometheus)"; exit 1; }
+	promtool check config deploy/observability/prometheus.yml
+	promtool check rules deploy/observability/rules.yml
+	$(RUN) python -m json.tool deploy/observability/grafana/dashboards/durable-agents.json >/dev/null
 
 .PHONY: compose-check
 compose-check: bootstrap ## validate compose.yaml, docker/Dockerfile and docker/ scripts (no engine needed)

@@ -118,6 +118,12 @@ def print_banner(stack: LocalStack) -> None:
         rows.append(("Mistral", "the real API (MISTRAL_API_KEY is set)"))
     workers = [name for name in stack.services if name.startswith("worker-")]
     rows.append(("Workers", ", ".join(workers) or "(not built yet)"))
+    scrape = [stack.specs[name].metrics_url for name in workers]
+    if "gateway" in stack.services:
+        scrape.insert(0, f"{stack.gateway_url}/metrics")
+    if "mcp" in stack.services:
+        scrape.append(f"http://127.0.0.1:{stack.ports.mcp}/metrics")
+    rows.append(("Metrics", " ".join(url for url in scrape if url) or "(none)"))
     rows.append(("Data", f"{stack.data_dir} (pids in {stack.run_dir})"))
     width = max(len(name) for name, _ in rows)
     print("\nDurable Agents is running:\n" + "\n".join(f"  {n:<{width}}  {v}" for n, v in rows))

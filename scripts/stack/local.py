@@ -70,6 +70,14 @@ class ServiceSpec:
     module: str
     args: list[str]
     health_url: str | None = None
+    # This service's own variables, over the stack's (a worker's metrics address).
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def metrics_url(self) -> str | None:
+        """Where a worker serves its Prometheus metrics (WORKER_METRICS_ADDRESS)."""
+        address = self.env.get("WORKER_METRICS_ADDRESS")
+        return f"http://{address}/metrics" if address else None
 
 
 @dataclass
@@ -159,7 +167,13 @@ class LocalStack:
             )
         )
         wanted += [
-            ServiceSpec(f"worker-{n}", "services.worker", []) for n in range(1, self.workers + 1)
+            ServiceSpec(
+                f"worker-{n}",
+                "services.worker",
+                [],
+                env={"WORKER_METRICS_ADDRESS": f"127.0.0.1:{free_port()}"},
+            )
+            for n in range(1, self.workers + 1)
         ]
         wanted.append(
             ServiceSpec(
@@ -201,7 +215,10 @@ class LocalStack:
     def start_service(self, spec: ServiceSpec) -> ManagedProcess:
         self.specs[spec.name] = spec
         process = ManagedProcess(
-            spec.name, python_module(spec.module, *spec.args), log_dir=self.log_dir, env=self.env()
+            spec.name,
+            python_module(spec.module, *spec.args),
+            log_dir=self.log_dir,
+            env={**self.env(), **spec.env},
         ).start()
         self.services[spec.name] = process
         self._write_pid(spec.name, process.pid)

@@ -67,3 +67,29 @@ def test_the_components_combine(tmp_path: Path) -> None:
     for _secret, mount_path, files in COMPONENTS.values():
         for variable, file in files.items():
             assert config[variable] == f"{mount_path}/{file}"
+
+
+def test_prometheus_scrape_lets_only_the_monitoring_namespace_reach_the_metrics_ports(
+    tmp_path: Path,
+) -> None:
+    manifests = render_with_components(tmp_path, "prometheus-scrape")
+    policies = {m["metadata"]["name"]: m["spec"] for m in manifests if m["kind"] == "NetworkPolicy"}
+    reach = {
+        policies[name]["podSelector"]["matchLabels"]["app.kubernetes.io/component"]: [
+            (peer, [p["port"] for p in rule["ports"]])
+            for rule in policies[name]["ingress"]
+            for peer in rule["from"]
+        ]
+        for name in ("metrics-from-monitoring", "mcp-metrics-from-monitoring")
+    }
+    monitoring = {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}
+    }
+    assert reach == {"worker": [(monitoring, [9464])], "mcp": [(monitoring, [9000])]}
+    worker = next(
+        m for m in manifests if m["kind"] == "Deployment" and m["metadata"]["name"] == "worker"
+    )
+    template = worker["spec"]["template"]
+    assert template["metadata"]["annotations"]["prometheus.io/port"] == "9464"
+    (container,) = template["spec"]["containers"]
+    assert {"name": "metrics", "containerPort": 9464} in container["ports"]

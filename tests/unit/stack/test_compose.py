@@ -31,7 +31,14 @@ TEMPORAL_VERSION = "1.31.2"
 TEMPORAL_JOBS = {"temporal-schema", "temporal-namespace"}
 ONE_SHOT = {*TEMPORAL_JOBS, "mcp-auth-token"}
 # The only services that publish a port on the host.
-PUBLISHED = {"gateway": 8000, "temporal-ui": 8080, "temporal": 7233}
+PUBLISHED = {
+    "gateway": 8000,
+    "temporal-ui": 8080,
+    "temporal": 7233,
+    "prometheus": 9090,  # --profile observability, loopback by default
+    "grafana": 3000,
+}
+OBSERVABILITY = {"prometheus", "grafana"}  # only with --profile observability
 SCALED = {"worker", "mcp"}
 OUR_IMAGE = {"gateway", "worker", "mcp", "mistral-sim"}
 
@@ -96,6 +103,8 @@ def test_the_stack_has_the_services_of_the_design() -> None:
         "mcp",
         "worker",
         "gateway",
+        "prometheus",  # --profile observability
+        "grafana",
     }
 
 
@@ -149,7 +158,12 @@ def test_every_dependency_names_its_condition() -> None:
 def test_the_simulator_is_offline_only_and_optional_for_the_workers() -> None:
     services = _services()
     assert services["mistral-sim"]["profiles"] == ["offline"]
-    assert [name for name, s in services.items() if s.get("profiles")] == ["mistral-sim"]
+    profiled = {name: s["profiles"] for name, s in services.items() if s.get("profiles")}
+    assert profiled == {
+        "mistral-sim": ["offline"],
+        "prometheus": ["observability"],
+        "grafana": ["observability"],
+    }
     for name, service in services.items():
         spec = (service.get("depends_on") or {}).get("mistral-sim")
         if spec is not None:
@@ -198,6 +212,8 @@ def test_only_gateway_ui_and_temporal_publish_ports() -> None:
         pytest.param({}, set(), id="default"),
         pytest.param({"GATEWAY_BIND_ADDRESS": "0.0.0.0"}, {"gateway"}, id="gateway"),
         pytest.param({"TEMPORAL_UI_BIND_ADDRESS": "10.0.0.5"}, {"temporal-ui"}, id="ui"),
+        pytest.param({"GRAFANA_BIND_ADDRESS": "0.0.0.0"}, {"grafana"}, id="grafana"),
+        pytest.param({"PROMETHEUS_BIND_ADDRESS": "0.0.0.0"}, {"prometheus"}, id="prometheus"),
     ],
 )
 def test_published_ports_are_on_loopback_unless_exposed(
@@ -205,7 +221,7 @@ def test_published_ports_are_on_loopback_unless_exposed(
 ) -> None:
     """The UI has no login and write actions, the gateway's default key is the dev key: neither
     is reachable from another machine unless its bind address says so."""
-    services = _resolved(tmp_path, env=env)
+    services = _resolved(tmp_path, "--profile", "observability", env=env)
     for name in PUBLISHED:
         (port,) = services[name]["ports"]
         expected = next(iter(env.values())) if name in exposed else "127.0.0.1"
@@ -288,7 +304,7 @@ def test_bind_mounted_files_exist() -> None:
         for volume in service.get("volumes") or []:
             source = str(volume).split(":")[0]
             if source.startswith("./"):
-                assert (ROOT / source).is_file(), f"{name}: {source}"
+                assert (ROOT / source).exists(), f"{name}: {source}"
 
 
 def test_secrets_pass_through_only_when_set() -> None:
@@ -445,7 +461,7 @@ def test_resolved_stack_without_and_with_the_offline_profile(tmp_path: Path) -> 
     versions = {_image_tag(offline[n]["image"]) for n in ("temporal", *TEMPORAL_JOBS)}
     assert len(versions) == 1
     published = {name for name, s in offline.items() if s.get("ports")}
-    assert published == set(PUBLISHED)
+    assert published == set(PUBLISHED) - OBSERVABILITY
 
 
 def test_resolved_stack_with_a_real_key(tmp_path: Path) -> None:
