@@ -22,10 +22,10 @@ def env(name: str) -> str | None:
     return os.environ.get(name)
 
 
-@server.tool(description="Creates the file `started`, then waits (for a test to kill it)")
+@server.tool(description="Creates the file `started`, then waits until the process is killed")
 async def hang(started: str) -> str:
     Path(started).touch()  # noqa: ASYNC240 (one tiny file, before the wait)
-    await asyncio.sleep(60)
+    await asyncio.Event().wait()  # nothing sets it: only the test's kill ends this call
     return "woke"
 
 
