@@ -270,10 +270,16 @@ def outcome_of(error: BaseException) -> str:
 
 
 def result_text(result: CallToolResult) -> str:
-    """What the model reads of a tool result: its text, else its structured content."""
+    """What the model reads of a tool result: its text, else its structured content. A result
+    the server marked as an error says so in words: a function result has no error flag, and
+    a server's refusal ("calories goal 2e+06 is outside ...") can otherwise read as a success."""
     texts = [block.text for block in result.content if isinstance(block, TextContent)]
     if texts:
-        return "\n".join(texts)
-    if result.structured_content is not None:
-        return json.dumps(result.structured_content)
-    return ""
+        text = "\n".join(texts)
+    elif result.structured_content is not None:
+        text = json.dumps(result.structured_content)
+    else:
+        text = ""
+    if result.is_error and not text.lower().startswith("error"):
+        return f"Error: {text}" if text else "Error: the tool failed without saying why"
+    return text
