@@ -4,42 +4,22 @@ without reaching any MCP server, and `POST /v1/sessions` accepts only those."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx2
 import pytest
 import redis.asyncio as aioredis
 
-from scripts.stack import servers
 from scripts.stack.processes import apoll
 from services.common.teams import AgentInfo, TeamInfo, publish_teams
-from tests.fixtures.gateway import GatewayServer, start_gateway
-
-
-@pytest.fixture(scope="module")
-def agents_gateway(
-    tmp_path_factory: pytest.TempPathFactory,
-    temporal_server: servers.TemporalServer,
-    redis_url: str,
-    session_worker: Any,
-) -> Iterator[GatewayServer]:
-    server = start_gateway(
-        Path(tmp_path_factory.mktemp("agents-gateway")),
-        temporal=temporal_server,
-        redis_url=redis_url,
-        task_queue=session_worker.worker.task_queue,
-        name="gateway-agents",
-    )
-    yield server
-    server.stop()
+from tests.fixtures.gateway import GatewayServer
 
 
 @pytest.fixture
-async def client(agents_gateway: GatewayServer) -> AsyncIterator[httpx2.AsyncClient]:
+async def client(real_gateway: GatewayServer) -> AsyncIterator[httpx2.AsyncClient]:
     async with httpx2.AsyncClient(
-        base_url=agents_gateway.url, headers=agents_gateway.headers("a"), timeout=30
+        base_url=real_gateway.url, headers=real_gateway.headers("a"), timeout=30
     ) as http:
         yield http
 
@@ -135,7 +115,7 @@ async def test_a_newly_published_team_is_offered(
         await redis.aclose()
 
 
-async def test_the_list_needs_a_key(agents_gateway: GatewayServer) -> None:
-    async with httpx2.AsyncClient(base_url=agents_gateway.url) as anonymous:
+async def test_the_list_needs_a_key(real_gateway: GatewayServer) -> None:
+    async with httpx2.AsyncClient(base_url=real_gateway.url) as anonymous:
         response = await anonymous.get("/v1/agents")
     assert response.status_code == 401

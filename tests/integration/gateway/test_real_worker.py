@@ -7,38 +7,17 @@ The same gateway start command as the other tests, pointed at the task queue of 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
-from typing import Any
+from collections.abc import AsyncIterator
 
 import httpx2
 import pytest
 import redis.asyncio as aioredis
 
-from scripts.stack import servers
 from services.common.bus import EventBus
 from services.common.events import TERMINAL_TURN_EVENTS as TERMINAL
 from services.common.sessions import bus_key
-from tests.fixtures.gateway import GatewayServer, start_gateway
+from tests.fixtures.gateway import GatewayServer
 from tests.integration.gateway.sse import Frame, frames, send_streaming, text_of
-
-
-@pytest.fixture(scope="module")
-def real_gateway(
-    tmp_path_factory: pytest.TempPathFactory,
-    temporal_server: servers.TemporalServer,
-    redis_url: str,
-    session_worker: Any,
-) -> Iterator[GatewayServer]:
-    server = start_gateway(
-        Path(tmp_path_factory.mktemp("real-gateway")),
-        temporal=temporal_server,
-        redis_url=redis_url,
-        task_queue=session_worker.worker.task_queue,
-        name="gateway-real",
-    )
-    yield server
-    server.stop()
 
 
 @pytest.fixture

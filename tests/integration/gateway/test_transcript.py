@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx2
 import pytest
 
-from scripts.stack import servers
-from tests.fixtures.gateway import GatewayServer, start_gateway
+from tests.fixtures.gateway import GatewayServer
 from tests.integration.gateway.test_sessions import assert_problem
 
 TURNS = [
@@ -21,28 +19,10 @@ TURNS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def transcript_gateway(
-    tmp_path_factory: pytest.TempPathFactory,
-    temporal_server: servers.TemporalServer,
-    redis_url: str,
-    session_worker: Any,
-) -> Iterator[GatewayServer]:
-    server = start_gateway(
-        Path(tmp_path_factory.mktemp("transcript-gateway")),
-        temporal=temporal_server,
-        redis_url=redis_url,
-        task_queue=session_worker.worker.task_queue,
-        name="gateway-transcript",
-    )
-    yield server
-    server.stop()
-
-
 @pytest.fixture
-async def client(transcript_gateway: GatewayServer) -> AsyncIterator[httpx2.AsyncClient]:
+async def client(real_gateway: GatewayServer) -> AsyncIterator[httpx2.AsyncClient]:
     async with httpx2.AsyncClient(
-        base_url=transcript_gateway.url, headers=transcript_gateway.headers("a"), timeout=60
+        base_url=real_gateway.url, headers=real_gateway.headers("a"), timeout=60
     ) as http:
         yield http
 
@@ -58,7 +38,7 @@ async def finished(client: httpx2.AsyncClient, sid: str, count: int) -> dict[str
 
 
 async def test_the_transcript_rebuilds_the_conversation_a_page_at_a_time(
-    client: httpx2.AsyncClient, transcript_gateway: GatewayServer
+    client: httpx2.AsyncClient, real_gateway: GatewayServer
 ) -> None:
     user = f"user-{uuid.uuid4().hex[:8]}"
     sid = (await client.post("/v1/sessions", json={"user_id": user})).json()["session_id"]
@@ -104,7 +84,7 @@ async def test_the_transcript_rebuilds_the_conversation_a_page_at_a_time(
             await asyncio.sleep(0.05)
     assert session["title"] == TURNS[0][0]
     async with httpx2.AsyncClient(
-        base_url=transcript_gateway.url, headers=transcript_gateway.headers("b")
+        base_url=real_gateway.url, headers=real_gateway.headers("b")
     ) as other:
         assert_problem(await other.get(f"/v1/sessions/{sid}/turns"), 404, "session-not-found")
 
