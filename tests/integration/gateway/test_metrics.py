@@ -4,6 +4,7 @@ processes; or on a port of its own; or off."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,9 @@ from services.common import metrics
 from tests.fixtures.gateway import GatewayServer, start_gateway
 from tests.fixtures.prometheus import scrape, value
 
+FRESH_KEY = f"metrics-{uuid.uuid4().hex}"
+OWNER_KEY = f"owner-{uuid.uuid4().hex}"  # a session and a stream, within the limit
+
 
 @pytest.fixture
 def limited_gateway(
@@ -24,14 +28,18 @@ def limited_gateway(
     redis_url: str,
     gateway_task_queue: str,
 ) -> Iterator[GatewayServer]:
-    """Two gunicorn workers (so a scrape must sum processes) and a tiny rate limit."""
+    """Two gunicorn workers (so a scrape must sum processes), a tiny rate limit, and a key of
+    its own (budgets live in the Redis every test shares)."""
     server = start_gateway(
         tmp_path,
         temporal=temporal_server,
         redis_url=redis_url,
         task_queue=gateway_task_queue,
         workers=2,
-        env={"GATEWAY_RATE_LIMIT": "3"},
+        env={
+            "GATEWAY_RATE_LIMIT": "3",
+            "GATEWAY_API_KEYS": f"{FRESH_KEY}:metrics,{OWNER_KEY}:owner",
+        },
     )
     yield server
     server.stop()
@@ -43,7 +51,7 @@ async def test_metrics_need_no_key_and_sum_every_process(limited_gateway: Gatewa
     for metric in (metrics.ACTIVE_STREAMS, metrics.FANOUT_LAG):  # labelled ones once used
         assert f"# HELP {metric.name}" in text, metric.name
     async with httpx2.AsyncClient(base_url=url, timeout=20) as http:
-        headers = limited_gateway.headers("c")
+        headers = {"Authorization": f"Bearer {FRESH_KEY}"}
         statuses = [
             (await http.get("/v1/sessions/nope", headers=headers)).status_code for _ in range(5)
         ]

@@ -26,6 +26,7 @@ expected-statuses = [200, 400, 401, 429, 502, 503]
 async def test_openapi_document_describes_the_api(gateway_server: GatewayServer) -> None:
     async with httpx2.AsyncClient(base_url=gateway_server.url) as client:
         document = (await client.get("/openapi.json")).json()
+        listed = await client.get("/v1/agents", headers=gateway_server.headers("a"))
     assert document["openapi"].startswith("3.1")
     assert set(document["paths"]) == {
         "/v1/sessions",
@@ -40,9 +41,10 @@ async def test_openapi_document_describes_the_api(gateway_server: GatewayServer)
         "/readyz",
     }
     create = document["components"]["schemas"]["CreateSession"]["properties"]
-    # GATEWAY_AGENTS unset and no worker published its teams yet (the fake session worker):
-    # the default team, the only one a session may start with now (routes/agents.py).
-    assert create["agent"]["enum"] == ["nutrisense"]
+    # GATEWAY_AGENTS unset: the teams the workers published (the session workers of other
+    # tests share this Redis), else the default team: what a session may start with now.
+    published = sorted(team["name"] for team in listed.json()["data"])
+    assert create["agent"]["enum"] == (published or ["nutrisense"])
     assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
 
 
