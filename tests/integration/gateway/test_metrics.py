@@ -62,10 +62,11 @@ async def test_metrics_need_no_key_and_sum_every_process(limited_gateway: Gatewa
             text = await scrape(f"{url}/metrics")
             assert value(text, rejected, reason="rate-limited") == 2
 
-        sid = await http.post("/v1/sessions", headers=limited_gateway.headers("a"), json={})
-        session = sid.json()["session_id"]
-        path = f"/v1/sessions/{session}/events"
-        async with http.stream("GET", path, headers=limited_gateway.headers("a")) as stream:
+        owner = {"Authorization": f"Bearer {OWNER_KEY}"}
+        created = await http.post("/v1/sessions", headers=owner, json={})
+        assert created.status_code == 201, created.text
+        path = f"/v1/sessions/{created.json()['session_id']}/events"
+        async with http.stream("GET", path, headers=owner) as stream:
             assert stream.status_code == 200
 
             async def one_open() -> bool:
