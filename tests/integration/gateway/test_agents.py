@@ -108,8 +108,15 @@ async def test_a_newly_published_team_is_offered(
             return "newcomer" in await listed(client)
 
         assert await apoll(offered, 15)  # each gateway process reads again within seconds
-        created = await client.post("/v1/sessions", json={"agent": "newcomer"})
-        assert created.status_code == 201, created.text
+        refusals: list[str] = []
+
+        async def accepted() -> bool:  # the other gunicorn process may still read its cache
+            created = await client.post("/v1/sessions", json={"agent": "newcomer"})
+            if created.status_code != 201:
+                refusals.append(created.text)
+            return created.status_code == 201
+
+        assert await apoll(accepted, 15), refusals[-1:]
     finally:
         await redis.hdel("durable-agents:teams", "newcomer")
         await redis.aclose()
