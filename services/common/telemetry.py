@@ -16,13 +16,21 @@ from dataclasses import dataclass
 from typing import Any
 
 import logfire
+from opentelemetry import trace
 from opentelemetry.sdk.trace import SpanProcessor
 from temporalio.client import Interceptor
-from temporalio.contrib.opentelemetry import TracingInterceptor
+from temporalio.contrib.opentelemetry import TracingInterceptor, TracingWorkflowInboundInterceptor
+from temporalio.worker import WorkflowInterceptorClassInput
 
 from services.common.settings import TelemetrySettings, load_settings
+from services.common.turn_trace import PROPAGATOR, TURN_SPAN_EXTERN, TurnSpan
 
 log = logging.getLogger(__name__)
+
+# Ids that Logfire's scrubber would hide for the word "session" in them: they are what joins a
+# turn's spans and logs, and hold no secret (the API key, the MCP token and user text are never
+# attributes: services/worker/spans.py, and Redis commands are recorded without their args).
+SAFE_ATTRIBUTES = frozenset({"session.id", "turn.id", "temporalWorkflowID", "temporalUpdateID"})
 
 # Where OpenTelemetry's own exporters read their collector's address.
 OTLP_ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
@@ -36,7 +44,29 @@ class Telemetry:
 
     def temporal_interceptors(self) -> list[Interceptor]:
         """The Temporal client's interceptors: workflow and activity spans when tracing."""
-        return [TracingInterceptor()] if self.tracing else []
+        return [TurnTracingInterceptor()] if self.tracing else []
+
+
+class TurnTracingInterceptor(TracingInterceptor):
+    """Temporal's interceptor, plus the extern function that makes a turn's span in the
+    workflow (services/common/turn_trace.py): made here, outside the workflow, as the
+    interceptor makes its own workflow spans."""
+
+    def workflow_interceptor_class(
+        self, input: WorkflowInterceptorClassInput
+    ) -> type[TracingWorkflowInboundInterceptor]:
+        input.unsafe_extern_functions[TURN_SPAN_EXTERN] = self._turn_span
+        return super().workflow_interceptor_class(input)
+
+    def _turn_span(self, turn: TurnSpan) -> dict[str, str]:
+        parent = PROPAGATOR.extract(turn.carrier)
+        span = self.tracer.start_span(
+            turn.name, parent, attributes=turn.attributes, start_time=turn.time_ns
+        )
+        span.end(end_time=turn.time_ns)
+        carrier: dict[str, str] = {}
+        PROPAGATOR.inject(carrier, trace.set_span_in_context(span, parent))
+        return carrier
 
 
 def tracing_wanted(settings: TelemetrySettings, *, span_processors: bool = False) -> bool:
@@ -83,6 +113,9 @@ def setup_telemetry(
         additional_span_processors=list(span_processors) or None,
         metrics=False if not system_metrics else None,
         inspect_arguments=False,
+        # Every service continues the trace of whoever called it (the worker over MCP HTTP).
+        distributed_tracing=True,
+        scrubbing=logfire.ScrubbingOptions(callback=_keep_ids),
     )
     if app is not None:
         logfire.instrument_starlette(app)
@@ -95,6 +128,12 @@ def setup_telemetry(
         logfire.instrument_system_metrics()
     log.debug("telemetry configured for %s", service_name)
     return Telemetry(tracing=True)
+
+
+def _keep_ids(match: logfire.ScrubMatch) -> Any:
+    """Keep a session or turn id that the default patterns matched; scrub anything else."""
+    key = match.path[-1] if match.path else None
+    return match.value if key in SAFE_ATTRIBUTES else None
 
 
 def _without_message_spans(app: Any) -> None:

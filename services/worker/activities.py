@@ -32,6 +32,7 @@ from services.worker.delivery import StepPublisher
 from services.worker.mcp_servers import McpServers
 from services.worker.roster import Team
 from services.worker.settings import WorkerSettings
+from services.worker.spans import mark_turn
 from services.worker.steps import (
     ConverseInput,
     ConverseResult,
@@ -115,6 +116,7 @@ class SessionActivities:
     async def converse(self, step: ConverseInput) -> ConverseResult:
         info = activity.info()
         context = step.context
+        mark_turn(context.session_id, context.turn_id)
         publish = StepPublisher(self.bus, context.bus_key, context.session_id, context.turn_id)
         common = {"session_id": context.session_id, "turn_id": context.turn_id}
         if info.attempt > 1:
@@ -131,7 +133,11 @@ class SessionActivities:
         try:
             async with heartbeating():  # a beat every 0.5 s; not one per streamed event
                 result = await run_step(
-                    self.mistral, step, publish, restart=step.restart or info.attempt > 1
+                    self.mistral,
+                    step,
+                    publish,
+                    restart=step.restart or info.attempt > 1,
+                    model=self._model_of(step),
                 )
         except BaseException as exc:
             metrics.model_call(outcome_of(exc))
@@ -142,11 +148,24 @@ class SessionActivities:
         result.gap_after = publish.gap_after
         return result
 
+    def _model_of(self, step: ConverseInput) -> str | None:
+        """The model the step's entry agent was registered with (for its span), when the
+        teams name it unambiguously."""
+        name = step.agent_names.get(step.entry_agent_id)
+        teams = [self.mcp.teams.get(t) for t in self.mcp.teams.names()]
+        models = {
+            team.agent_model(team.agents[name], self.settings.agent_model)
+            for team in teams
+            if team is not None and name in team.agents
+        }
+        return models.pop() if len(models) == 1 else None
+
     # -- tools -----------------------------------------------------------------------------
 
     @activity.defn
     async def call_tool(self, request: ToolInput) -> FunctionOutput:
         call = request.call
+        mark_turn(request.context.session_id, request.context.turn_id)
         try:
             arguments = json.loads(call.arguments or "{}")
             if not isinstance(arguments, dict):
@@ -207,6 +226,7 @@ class SessionActivities:
     @activity.defn
     async def publish_event(self, request: PublishInput) -> str:
         event = EVENT_ADAPTER.validate_python(request.event)
+        mark_turn(event.session_id, getattr(event, "turn_id", None), event=event.type)
         return await self.bus.publish(request.bus_key, event, once=request.once)
 
     # -- the roster ------------------------------------------------------------------------

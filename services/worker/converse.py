@@ -26,6 +26,7 @@ from temporalio.exceptions import ApplicationError
 from services.common.events import AgentHandoff, MessageDelta, ToolCall, ToolResult
 from services.common.sessions import TurnUsage
 from services.worker.model import ModelErrors, classify, lost
+from services.worker.spans import model_span, record_answer
 from services.worker.steps import (
     ConverseInput,
     ConverseResult,
@@ -50,6 +51,8 @@ class StepState:
     conversation_id: str | None = None
     last_entry_id: str | None = None
     agent: str | None = None
+    # The model that answered, as the stream names it (for the model call's span).
+    model: str | None = None
     text: list[str] = field(default_factory=list)
     calls: dict[str, FunctionCall] = field(default_factory=dict)
     usage: TurnUsage | None = None
@@ -200,6 +203,7 @@ class StepRelay:
         elif isinstance(data, m.MessageOutputEvent):
             state.last_entry_id = data.id
             self._track_agent(data.agent_id)
+            self._track_model(data.model)
             text = data.content if isinstance(data.content, str) else _chunk_text(data.content)
             if text:
                 state.text.append(text)
@@ -207,6 +211,7 @@ class StepRelay:
         elif isinstance(data, m.FunctionCallEvent):
             state.last_entry_id = data.id
             self._track_agent(data.agent_id)
+            self._track_model(data.model)
             call = state.calls.get(data.tool_call_id)
             if call is None:
                 state.calls[data.tool_call_id] = FunctionCall(
@@ -266,6 +271,10 @@ class StepRelay:
                 )
             )
 
+    def _track_model(self, model: Any) -> None:
+        if isinstance(model, str) and model:
+            self.state.model = model
+
     def _track_agent(self, agent_id: Any) -> None:
         if isinstance(agent_id, str):
             self.state.agent = self.step.agent_names.get(agent_id, self.state.agent)
@@ -281,17 +290,23 @@ async def run_step(
     publish: Publisher,
     *,
     restart: bool,
+    model: str | None = None,
 ) -> ConverseResult:
     relay = StepRelay(step, publish)
-    try:
-        stream = fast_decoding(await open_stream(client, step, restart=restart))
-        async with stream as events:  # type: ignore[attr-defined]
-            async for event in events:
-                await relay.handle(event)
-    except ApplicationError:
-        raise
-    except Exception as exc:
-        raise classify(exc) from exc
-    result = relay.state.result()
+    with model_span(step, model) as span:
+        try:
+            stream = fast_decoding(await open_stream(client, step, restart=restart))
+            async with stream as events:  # type: ignore[attr-defined]
+                async for event in events:
+                    await relay.handle(event)
+        except ApplicationError:
+            raise
+        except Exception as exc:
+            raise classify(exc) from exc
+        result = relay.state.result()
+        state = relay.state
+        record_answer(
+            span, model=state.model, conversation_id=state.conversation_id, usage=result.usage
+        )
     await relay.announce_calls()
     return result

@@ -9,7 +9,7 @@ when it is put, so a replayed or repeated delivery publishes it only once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -18,6 +18,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from services.common.turn_trace import attached, current_carrier
     from services.worker.activities import SessionActivities
     from services.worker.steps import PublishInput
 
@@ -32,6 +33,8 @@ MAX_PAUSE_S = 10.0
 class OutboxItem:
     event: dict[str, Any]
     once: str
+    # The trace context the event was put in (its turn's), so its publish joins that trace.
+    trace_context: dict[str, str] = field(default_factory=dict)
 
 
 class Outbox:
@@ -52,7 +55,7 @@ class Outbox:
             # the ids the workflow draws after it.
             self._count += 1
             once = f"{workflow.info().run_id}:{self._count}"
-        self.waiting.append(OutboxItem(event, once))
+        self.waiting.append(OutboxItem(event, once, current_carrier()))
         if len(self.waiting) > MAX_WAITING:
             dropped = self.waiting.pop(0)
             workflow.logger.warning("event bus down too long: dropped %s", dropped.event["type"])
@@ -62,12 +65,13 @@ class Outbox:
             await workflow.wait_condition(lambda: bool(self.waiting))
             item = self.waiting[0]
             try:
-                await workflow.execute_local_activity_method(
-                    SessionActivities.publish_event,
-                    PublishInput(self.bus_key, item.event, item.once),
-                    start_to_close_timeout=timedelta(seconds=5),
-                    retry_policy=RETRY,
-                )
+                with attached(item.trace_context):
+                    await workflow.execute_local_activity_method(
+                        SessionActivities.publish_event,
+                        PublishInput(self.bus_key, item.event, item.once),
+                        start_to_close_timeout=timedelta(seconds=5),
+                        retry_policy=RETRY,
+                    )
             except (ActivityError, ApplicationError) as err:  # a local activity's last failure
                 self.failures += 1
                 if self.failures == 1:

@@ -50,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
         session_title,
         transcript_page,
     )
+    from services.common.turn_trace import attached, turn_context
     from services.worker import metrics, seeding
     from services.worker.outbox import Outbox
     from services.worker.session_conversation import SessionConversation
@@ -174,6 +175,11 @@ class SessionWorkflow:
     # -- one turn --------------------------------------------------------------------------
 
     async def _run_turn(self, request: TurnRequest) -> None:
+        # The turn's spans and events join the trace of the request that submitted it.
+        with turn_context(request.trace_context, self.start.session_id, request.turn_id):
+            await self._turn(request)
+
+    async def _turn(self, request: TurnRequest) -> None:
         record = self.records[request.turn_id]
         record.status = "running"
         record.started_at = workflow.now().isoformat()
@@ -290,7 +296,10 @@ class SessionWorkflow:
             return TurnReceipt(request.turn_id, record.status, 1, interrupted=interrupted)
         position = len(self.queue) + (1 if self.running is not None else 0)
         if position:
-            self._publish({"type": "turn.queued", "turn_id": request.turn_id, "position": position})
+            with attached(request.trace_context):
+                self._publish(
+                    {"type": "turn.queued", "turn_id": request.turn_id, "position": position}
+                )
         self.queue.append(request)
         return TurnReceipt(request.turn_id, record.status, position)
 

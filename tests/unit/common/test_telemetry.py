@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
+from temporalio.contrib.opentelemetry import TracingInterceptor
 
 from services.common.settings import TelemetrySettings
 from services.common.telemetry import OTLP_ENDPOINT_VARIABLES, setup_telemetry, tracing_wanted
@@ -84,4 +85,4 @@ def test_tracing_on_without_a_destination_and_with_a_test_processor() -> None:
     assert tracing_wanted(TelemetrySettings(), span_processors=True)
     telemetry = setup_telemetry("test-service", settings=TelemetrySettings(tracing="on"))
     (interceptor,) = telemetry.temporal_interceptors()
-    assert type(interceptor).__name__ == "TracingInterceptor"
+    assert isinstance(interceptor, TracingInterceptor)
