@@ -182,7 +182,12 @@ def main(argv: list[str] | None = None) -> int:
 
     signals = StopSignals().install()
     stack = LocalStack(
-        args.data_dir, Ports.from_env(), workers=args.workers, api_keys=api_keys(os.environ)
+        args.data_dir,
+        Ports.from_env(),
+        workers=args.workers,
+        api_keys=api_keys(os.environ),
+        # Read on a console: text lines (services/common/logs.py); the image logs JSON.
+        extra_env={"LOG_FORMAT": os.environ.get("LOG_FORMAT", "text")},
     )
     return run(stack, LogTail(stack.log_dir), signals)
 

@@ -11,6 +11,8 @@ import multiprocessing
 import os
 from typing import Protocol
 
+from services.common.logs import log_config
+
 
 def _int(name: str, default: int) -> int:
     value = os.environ.get(name, "").strip()
@@ -30,6 +32,8 @@ control_socket_disable = True
 accesslog = "-" if os.environ.get("GATEWAY_ACCESS_LOG", "1") != "0" else None
 errorlog = "-"
 loglevel = os.environ.get("GATEWAY_LOG_LEVEL", "info")
+# gunicorn's and uvicorn's lines (access logs included) in the services' form (LOG_FORMAT).
+logconfig_dict = log_config("gateway", loglevel, access=accesslog is not None)
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 proc_name = "durable-agents-gateway"
 

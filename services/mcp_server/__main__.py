@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 
 import uvicorn
 from sqlalchemy.exc import SQLAlchemyError
 
+from services.common.logs import log_config, setup_logging
 from services.common.prometheus import prepare_multiprocess_dir
 from services.common.settings import ConfigError, load_settings
 from services.mcp_server.auth import server_token
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     args = _parse_args(argv)
     settings = load_settings(McpServerSettings)  # fail fast, with the variable's name
     server_token(settings)  # no MCP_AUTH_TOKEN (and no explicit opt-out): one line, exit 1
-    logging.basicConfig(level=settings.mcp_log_level)
+    setup_logging("mcp-server", settings.mcp_log_level)
     # Once here, before the workers start, so they never race to create the tables.
     try:
         asyncio.run(_prepare_schema(settings.database_url))
@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> None:
         port=args.port,
         workers=args.workers,
         log_level=settings.mcp_log_level.lower(),
+        log_config=log_config("mcp-server", settings.mcp_log_level),
         timeout_graceful_shutdown=10,
     )
 

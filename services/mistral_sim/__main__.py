@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import logging.config
 
 import uvicorn
 
+from services.common.logs import log_config
 from services.common.settings import load_settings
 from services.mistral_sim.app import create_app
 from services.mistral_sim.faults import SimulatedDisconnect
@@ -36,12 +38,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=settings.sim_port)
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
+    config = log_config("mistral-sim", args.log_level)
+    logging.config.dictConfig(config)
     logging.getLogger("uvicorn.error").addFilter(_HideInjectedDisconnects())
     uvicorn.run(
         create_app(settings),
         host=args.host,
         port=args.port,
         log_level=args.log_level,
+        log_config=config,
         timeout_graceful_shutdown=5,
     )
 

@@ -10,6 +10,7 @@ from contextlib import AsyncExitStack
 
 import uvloop
 
+from services.common.logs import setup_logging
 from services.common.settings import ConfigError, TemporalSettings, load_settings
 from services.common.telemetry import setup_telemetry
 from services.common.temporal_client import connect_config, connect_temporal, describe, exit_with
@@ -63,7 +64,7 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    setup_logging("worker")
     try:
         uvloop.run(main())
     except ConfigError as error:

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -42,6 +43,8 @@ from services.worker.steps import (
     RosterRequest,
     ToolInput,
 )
+
+log = logging.getLogger(__name__)
 
 ROSTER_WORKFLOW = "RosterWorkflow"
 ROSTER_CACHE_S = 60.0
@@ -186,7 +189,9 @@ class SessionActivities:
             except BaseException as exc:
                 metrics.tool_call(call.name, outcome_of(exc))
                 raise
-        metrics.tool_call(call.name, "error" if output.is_error else "ok")
+        outcome = "error" if output.is_error else "ok"
+        metrics.tool_call(call.name, outcome)
+        log.info("tool %s answered (%s)", call.name, outcome, extra={"tool": call.name})
         context = request.context
         publish = StepPublisher(self.bus, context.bus_key, context.session_id, context.turn_id)
         output.published = await publish(

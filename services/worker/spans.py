@@ -16,6 +16,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from temporalio.exceptions import ApplicationError
 
+from services.common.logs import set_ids
 from services.common.sessions import TurnUsage
 from services.worker.steps import ConverseInput
 
@@ -73,7 +74,8 @@ def record_answer(
 
 def mark_turn(session_id: str, turn_id: str | None, *, event: str | None = None) -> None:
     """Name the session and turn (and the event published) on the current span, an
-    activity's, when one records."""
+    activity's, when one records, and on the activity's log lines."""
+    set_ids(session_id, turn_id)
     span = trace.get_current_span()
     if span.is_recording():
         span.set_attribute("session.id", session_id)

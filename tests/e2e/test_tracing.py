@@ -9,11 +9,13 @@ adds no span to a finished turn's trace. No secret or user text is in any attrib
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 
@@ -40,6 +42,7 @@ def traced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalStac
                 "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
                 # Spans leave each process within 0.2 s rather than 5 s.
                 "OTEL_BSP_SCHEDULE_DELAY": "200",
+                "LOG_FORMAT": "json",
             },
         )
         local.start()
@@ -110,6 +113,21 @@ async def one_turn(collector: Collector, api: Api, sid: str, text: str) -> tuple
     return turn.turn_id, collector.trace(root.trace_id)
 
 
+def log_lines(local: LocalStack, name: str) -> list[dict[str, Any]]:
+    lines = []
+    for raw in (local.log_dir / f"{name}.log").read_text(errors="replace").splitlines():
+        if raw.startswith("{"):
+            lines.append(json.loads(raw))
+    return lines
+
+
+def tool_line(local: LocalStack, sid: str, turn_id: str) -> dict[str, Any] | None:
+    for line in log_lines(local, "worker-1"):
+        if line.get("tool") and (line.get("session_id"), line.get("turn_id")) == (sid, turn_id):
+            return line
+    return None
+
+
 def assert_one_tree(spans: list[Span]) -> Span:
     """Every span's parent is in the trace but the root's (the gateway's request)."""
     ids = {s.span_id for s in spans}
@@ -168,6 +186,13 @@ async def test_a_tool_turn_is_one_trace_and_a_replay_adds_no_span(
     assert "RunActivity:call_tool" in ancestors(spans, tools[0])
     assert tools[0].attributes["gen_ai.tool.name"]
 
+    # The worker's log line for the tool call joins the trace.
+    assert poll(lambda: tool_line(local, sid, turn_id) is not None, 10)
+    line = tool_line(local, sid, turn_id)
+    assert line is not None
+    assert line["trace_id"] == root.trace_id
+    assert (line["service"], line["level"]) == ("worker", "info")
+
     # Published deltas are no spans of their own: a few Redis calls per step, not one per delta.
     redis = [s for s in spans if s.attributes.get("db.system") == "redis"]
     assert len(redis) < 20, Counter(s.name for s in redis)
@@ -186,11 +211,19 @@ async def test_a_tool_turn_is_one_trace_and_a_replay_adds_no_span(
     assert all(s.trace_id == root.trace_id for s in everywhere)
 
 
-def test_no_secret_or_user_text_in_any_span(traced: tuple[LocalStack, Collector]) -> None:
+def test_no_secret_or_user_text_in_any_span_and_no_secret_in_logs(
+    traced: tuple[LocalStack, Collector],
+) -> None:
     local, collector = traced
     spans = collector.snapshot()
     assert spans, "runs after the turn test, on the same stack"
-    secrets = [DEV_API_KEY, local.extra_env["MCP_AUTH_TOKEN"], TOOL_TURN, SECOND_TURN]
+    secrets = [DEV_API_KEY, local.extra_env["MCP_AUTH_TOKEN"]]
     for span in spans:
         text = f"{span.name} {span.attributes}"
-        assert not [s for s in secrets if s in text], span
+        assert not [s for s in [*secrets, TOOL_TURN, SECOND_TURN] if s in text], span
+    for name in local.services:
+        text = (local.log_dir / f"{name}.log").read_text(errors="replace")
+        assert not [s for s in secrets if s in text], name
+        # Every service writes its lines as JSON, named by service.
+        services = {line.get("service") for line in log_lines(local, name)}
+        assert len(services) == 1, (name, services)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
+from services.common.logs import set_ids
 from services.gateway.ids import valid_ref_id, valid_session_id
 from services.gateway.problems import Problem
 from services.gateway.temporal import session_not_found
@@ -19,6 +20,7 @@ def session_id(request: Request, *, creating: bool = False) -> str:
                 "A session id is 1-128 letters, digits, `_`, `.`, `:` or `-`.",
             )
         raise session_not_found(value)
+    set_ids(session_id=value)  # the request's log lines name the session
     return value
 
 

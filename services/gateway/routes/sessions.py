@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from services.common.logs import set_ids
 from services.common.sessions import (
     ApprovalDecision,
     CancelRequest,
@@ -159,6 +160,7 @@ async def send_message(request: Request) -> Response:
     body = await read_model(request, SendMessage, gw.settings.gateway_max_body_bytes)
     idempotency_key, keyed = _idempotency_key(request)
     turn_id = idempotent_turn_id(who.tenant_id, sid, idempotency_key)
+    set_ids(turn_id=turn_id)
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     turn = TurnRequest(
