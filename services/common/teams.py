@@ -1,18 +1,26 @@
 """The agent teams the workers serve, as `GET /v1/agents` lists them.
 
 Workers resolve their team files (services/worker/roster.py) and the tools of each team's MCP
-servers, and publish what they found in one Redis hash, a field per team. The gateway reads it
-there, so it needs neither the team files nor the MCP servers. Nothing in it is secret: no
-server address, header or environment value.
+servers, and publish what they found in one Redis hash, a field per team, each with the time it
+was published. The gateway reads it there, so it needs neither the team files nor the MCP
+servers. Nothing in it is secret: no server address, header or environment value.
+
+No worker removes another's teams: workers with different team files (a rolling update that
+adds one, two fleets on one Redis) each keep theirs listed, and a team whose file is gone
+everywhere drops out once no worker has published it for `TEAM_LEASE_S`.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
 TEAMS_KEY = "durable-agents:teams"
+# Workers publish every minute (services/worker/catalog.py): a team not published for this long
+# has no worker serving it.
+TEAM_LEASE_S = 300.0
 
 
 class ToolInfo(BaseModel):
@@ -61,25 +69,32 @@ class TeamList(BaseModel):
     data: list[TeamInfo]
 
 
-async def publish_teams(redis: Any, teams: list[TeamInfo], *, replace: bool) -> None:
-    """Write these teams; with `replace`, the hash holds only them afterwards (a worker's
-    start: teams whose file was removed go)."""
-    fields = {team.name: team.model_dump_json() for team in teams}
-    async with redis.pipeline(transaction=True) as pipe:
-        if replace:
-            pipe.delete(TEAMS_KEY)
-        if fields:
-            pipe.hset(TEAMS_KEY, mapping=fields)
-        await pipe.execute()
+class PublishedTeam(BaseModel):
+    """A field of the hash: the team, and when a worker last published it (Unix seconds)."""
+
+    at: float
+    team: TeamInfo
 
 
-async def read_teams(redis: Any) -> list[TeamInfo]:
-    """The published teams by name; a field that no longer parses is left out."""
+async def publish_teams(redis: Any, teams: list[TeamInfo], *, at: float | None = None) -> None:
+    """Write (or refresh) these teams, leaving every other team as it is."""
+    stamp = time.time() if at is None else at
+    fields = {t.name: PublishedTeam(at=stamp, team=t).model_dump_json() for t in teams}
+    if fields:
+        await redis.hset(TEAMS_KEY, mapping=fields)
+
+
+async def read_teams(redis: Any, *, now: float | None = None) -> list[TeamInfo]:
+    """The teams some worker published within `TEAM_LEASE_S`, by name; a field that does not
+    parse is left out."""
+    oldest = (time.time() if now is None else now) - TEAM_LEASE_S
     raw: dict[bytes | str, bytes | str] = await redis.hgetall(TEAMS_KEY)
     teams = []
     for value in raw.values():
         try:
-            teams.append(TeamInfo.model_validate_json(value))
+            published = PublishedTeam.model_validate_json(value)
         except ValidationError:
             continue
+        if published.at >= oldest:
+            teams.append(published.team)
     return sorted(teams, key=lambda team: team.name)

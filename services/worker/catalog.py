@@ -98,15 +98,15 @@ async def team_info(
 async def publish_forever(
     redis: Any, servers: McpServers, default_model: str, wanted: list[str]
 ) -> None:
-    replace = True
     while True:
         teams = [await team_info(team, servers, default_model, wanted) for team in servers.teams]
         try:
-            await publish_teams(redis, teams, replace=replace)
-            replace = False
+            await publish_teams(redis, teams)
+            published = True
         except Exception as exc:  # Redis away: the next round publishes again
             log.warning("the teams could not be published (%s)", exc)
-        complete = not replace and all(team.tools_listed for team in teams)
+            published = False
+        complete = published and all(team.tools_listed for team in teams)
         await asyncio.sleep(REFRESH_S if complete else RETRY_S)
 
 

@@ -102,7 +102,7 @@ async def test_a_newly_published_team_is_offered(
     await teams_with_tools(client)  # the worker's first publish (which replaces all) is done
     redis = aioredis.from_url(redis_url)
     try:
-        await publish_teams(redis, [team], replace=False)
+        await publish_teams(redis, [team])
 
         async def offered() -> bool:
             return "newcomer" in await listed(client)
