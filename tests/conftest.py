@@ -8,6 +8,7 @@ import pytest
 
 pytest_plugins = [
     "tests.fixtures.servers",
+    "tests.fixtures.redis_cluster",
     "tests.fixtures.mistral_sim",
     "tests.fixtures.mcp_server",
     "tests.fixtures.gateway",

@@ -4,6 +4,14 @@
 after the session's last event) and publishes it on the session's channel in one Lua script, so a
 listener that subscribed before reading the log can never miss an event between the two.
 Live delivery to many local listeners is `services.common.fanout.Fanout`.
+
+On a Redis Cluster a script's keys must share a slot, so a session's stream, channel and once
+keys carry its id as one hash tag (`da:events:{<session>}`), and the script publishes with
+SPUBLISH (sharded pub/sub: the message goes to the node owning the slot only, not to every
+node). A plain Redis keeps the names without braces: a rolling upgrade then finds the replay logs
+and channels the previous version wrote. Moving an existing deployment onto a cluster starts
+empty logs: a client resuming from an old id gets a `stream.gap` and rebuilds from the session's
+transcript, as after any lost log (costs a replay, never an answer).
 """
 
 from __future__ import annotations
@@ -14,10 +22,11 @@ from typing import TYPE_CHECKING, Any, Final, cast
 
 import orjson
 from pydantic import BaseModel
+from redis.asyncio.cluster import RedisCluster
 from sse_starlette import ServerSentEvent
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
+    from services.common.redis_client import AnyRedis
 
 KEY_PREFIX = "da:events:"
 
@@ -36,6 +45,8 @@ redis.call('PUBLISH', KEYS[2], id .. '\\n' .. ARGV[3] .. '\\n' .. ARGV[4])
 if #KEYS == 3 then redis.call('SET', KEYS[3], id, 'EX', ARGV[2]) end
 return id
 """
+# The same on a cluster: sharded pub/sub, to the node that owns the session's slot.
+_SPUBLISH_LUA = _PUBLISH_LUA.replace("'PUBLISH'", "'SPUBLISH'")
 ONCE_PREFIX = "da:once:"
 
 
@@ -118,12 +129,22 @@ def parse_id(event_id: str) -> tuple[int, int]:
     return key
 
 
-def stream_key(session_id: str) -> str:
-    return f"{KEY_PREFIX}{session_id}"
+def _tagged(session_id: str, cluster: bool) -> str:
+    # The prefixes hold no brace, so the tag is the same part of every key of a session,
+    # whatever braces the id itself holds.
+    return f"{{{session_id}}}" if cluster else session_id
 
 
-def channel_name(session_id: str) -> str:
-    return f"{KEY_PREFIX}{session_id}"
+def stream_key(session_id: str, *, cluster: bool = False) -> str:
+    return f"{KEY_PREFIX}{_tagged(session_id, cluster)}"
+
+
+def channel_name(session_id: str, *, cluster: bool = False) -> str:
+    return f"{KEY_PREFIX}{_tagged(session_id, cluster)}"
+
+
+def once_key(session_id: str, once: str, *, cluster: bool = False) -> str:
+    return f"{ONCE_PREFIX}{_tagged(session_id, cluster)}:{once}"
 
 
 def decode_message(payload: bytes | str) -> BusEvent:
@@ -148,11 +169,20 @@ class LogBounds:
 class EventBus:
     """Publishes session events and reads the replay log."""
 
-    def __init__(self, redis: Redis, *, maxlen: int = 10_000, ttl_s: int = 7 * 24 * 3600) -> None:
+    def __init__(
+        self, redis: AnyRedis, *, maxlen: int = 10_000, ttl_s: int = 7 * 24 * 3600
+    ) -> None:
         self.redis = redis
         self.maxlen = maxlen
         self.ttl_s = ttl_s
-        self._publish = redis.register_script(_PUBLISH_LUA)
+        self.cluster = isinstance(redis, RedisCluster)
+        self._publish = redis.register_script(_SPUBLISH_LUA if self.cluster else _PUBLISH_LUA)
+
+    def stream_key(self, session_id: str) -> str:
+        return stream_key(session_id, cluster=self.cluster)
+
+    def channel(self, session_id: str) -> str:
+        return channel_name(session_id, cluster=self.cluster)
 
     async def publish(self, session_id: str, event: BaseModel, *, once: str | None = None) -> str:
         """Append to the log and publish live, atomically; returns the event's bus id.
@@ -176,6 +206,9 @@ class EventBus:
         if len(events) == 1:
             event = events[0]
             return [await self.publish_raw(session_id, event.type, event.data, once=event.once)]
+        if self.cluster:
+            return await self._publish_batch_cluster(session_id, events)
+        assert not isinstance(self.redis, RedisCluster)
         async with self.redis.pipeline(transaction=False) as pipe:
             for event in events:
                 keys, args = self._script_input(session_id, event.type, event.data, event.once)
@@ -183,12 +216,25 @@ class EventBus:
             replies = await pipe.execute()
         return [_text(reply) for reply in replies]
 
+    async def _publish_batch_cluster(
+        self, session_id: str, events: Sequence[RawPublish]
+    ) -> list[str]:
+        # A cluster pipeline cannot load a script a node lacks (NOSCRIPT fails the batch), so
+        # it sends the script's text; every key shares the session's slot: one node, one trip.
+        assert isinstance(self.redis, RedisCluster)
+        pipe = self.redis.pipeline()
+        for event in events:
+            keys, args = self._script_input(session_id, event.type, event.data, event.once)
+            pipe.eval(_SPUBLISH_LUA, len(keys), *keys, *args)
+        replies = await pipe.execute()
+        return [_text(reply) for reply in replies]
+
     def _script_input(
         self, session_id: str, event_type: str, data: str, once: str | None
     ) -> tuple[list[str], list[str | int]]:
-        keys = [stream_key(session_id), channel_name(session_id)]
+        keys = [self.stream_key(session_id), self.channel(session_id)]
         if once is not None:
-            keys.append(f"{ONCE_PREFIX}{session_id}:{once}")
+            keys.append(once_key(session_id, once, cluster=self.cluster))
         return keys, [self.maxlen, self.ttl_s, event_type, data]
 
     async def read_after(
@@ -198,7 +244,7 @@ class EventBus:
         start = "-" if after is None else f"({after}"
         if after is not None:
             parse_id(after)
-        key = stream_key(session_id)
+        key = self.stream_key(session_id)
         while True:
             entries = await self.redis.xrange(key, min=start, max="+", count=page) or []
             for raw_id, fields in entries:
@@ -212,7 +258,7 @@ class EventBus:
 
     async def bounds(self, session_id: str) -> LogBounds:
         try:
-            info = await self.redis.xinfo_stream(stream_key(session_id))
+            info = await self.redis.xinfo_stream(self.stream_key(session_id))
         except Exception as exc:  # redis raises ResponseError "no such key"
             if "no such key" in str(exc).lower():
                 return LogBounds(False, None, False)
@@ -241,4 +287,4 @@ class EventBus:
         return None
 
     async def delete(self, session_id: str) -> None:
-        await self.redis.delete(stream_key(session_id))
+        await self.redis.delete(self.stream_key(session_id))

@@ -11,6 +11,8 @@ reader reconnects and re-subscribes; each listener then catches up from the log 
 last id (or from where it started, if it has had nothing yet), so an outage costs latency, not
 events. A connection that goes silent instead (a paused Redis, a dropped TCP path) is noticed by
 a health check, a PING once it has been idle, and dropped and reconnected the same way.
+On a Redis Cluster, `ClusterFanout` (services/common/cluster_fanout.py) keeps these guarantees
+over sharded pub/sub, one connection per node.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from services.common.bus import EventBus, channel_name, decode_message, parse_id
+from services.common.bus import EventBus, decode_message, parse_id
 from services.common.subscription import (
     CLOSED,
     RESYNC,
@@ -33,8 +36,9 @@ from services.common.subscription import (
 )
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
     from redis.asyncio.client import PubSub
+
+    from services.common.redis_client import AnyRedis
 
 __all__ = ["Fanout", "FanoutClosed", "ListenerOverflow", "Subscription"]
 
@@ -46,7 +50,7 @@ class Fanout:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: AnyRedis,
         bus: EventBus | None = None,
         *,
         queue_size: int = 1000,
@@ -130,18 +134,14 @@ class Fanout:
     async def _add(self, session_id: str) -> Listener:
         if self._closed:
             raise FanoutClosed("the event fan-out is closed")
-        channel = channel_name(session_id)
+        channel = self.bus.channel(session_id)
         listener = Listener(channel, self.queue_size)
         async with self._lock:
             listeners = self._listeners.setdefault(channel, set())
             listeners.add(listener)
             if channel not in self._confirmed:
                 self._confirmed[channel] = asyncio.Event()
-                if self._pubsub is not None:
-                    try:
-                        await self._pubsub.subscribe(channel)
-                    except Exception:  # the reader reconnects and re-subscribes them all
-                        self._subscribe_failed = True
+                await self._subscribe(channel)
         try:
             await self._confirmed[channel].wait()
         except BaseException:  # cancelled or timed out by the caller: leave nothing behind
@@ -159,9 +159,22 @@ class Fanout:
                 del self._listeners[listener.channel]
                 self._confirmed.pop(listener.channel, None)
                 self._stale.discard(listener.channel)
-                if self._pubsub is not None:
-                    with contextlib.suppress(Exception):
-                        await self._pubsub.unsubscribe(listener.channel)
+                await self._unsubscribe(listener.channel)
+
+    async def _subscribe(self, channel: str) -> None:
+        """A channel's first local listener came (under the lock); its confirmation, a
+        "subscribe" message, releases the listeners that wait for it."""
+        if self._pubsub is not None:
+            try:
+                await self._pubsub.subscribe(channel)
+            except Exception:  # the reader reconnects and re-subscribes them all
+                self._subscribe_failed = True
+
+    async def _unsubscribe(self, channel: str) -> None:
+        """A channel's last local listener left (under the lock)."""
+        if self._pubsub is not None:
+            with contextlib.suppress(Exception):
+                await self._pubsub.unsubscribe(channel)
 
     # -- the reader ------------------------------------------------------------------------
 
@@ -205,21 +218,25 @@ class Fanout:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._backoff[1])
 
-    async def _read(self, pubsub: PubSub) -> None:
-        """Dispatch messages until the connection fails, which raises.
+    async def _read(
+        self, pubsub: PubSub, dispatch: Callable[[dict[str, Any]], None] | None = None
+    ) -> None:
+        """Dispatch messages (to `dispatch`, by default `_dispatch`) until the connection
+        fails, which raises.
 
         Health check: a read waits at most `_read_timeout_s`; once the connection has been idle
         that long it is PINGed (the answer comes back as a message), and when nothing at all
         has come for `health_check_s` it is taken for dead (TimeoutError).
         """
         loop = asyncio.get_running_loop()
+        dispatch = dispatch or self._dispatch
         read_timeout = self._read_timeout_s
         silent_since: float | None = None
         while not self._subscribe_failed:
             message = await pubsub.get_message(timeout=read_timeout)
             if message is not None:
                 silent_since = None
-                self._dispatch(message)
+                dispatch(message)
                 continue
             now = loop.time()
             if silent_since is None:

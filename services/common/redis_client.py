@@ -5,7 +5,10 @@
   reads them;
 - `REDIS_PASSWORD_FILE`: the password from a mounted secret rather than the URL;
 - `REDIS_SENTINELS`: ask the Sentinels for the master (`REDIS_SENTINEL_MASTER`); a failover
-  moves every new connection to the new master.
+  moves every new connection to the new master;
+- `REDIS_CLUSTER=true`: a Redis Cluster, the URL naming any of its nodes (database 0, TLS and
+  password as above). Each session's keys share one hash tag (services/common/bus.py) and live
+  events go over sharded pub/sub (services/common/cluster_fanout.py).
 
 `check_redis` at start tells a configuration that cannot work (a certificate Redis or the
 client refuses, a wrong password) from a Redis that is merely down: the first stops the service
@@ -20,14 +23,23 @@ from collections.abc import Callable
 from typing import Any, cast
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import BlockingConnectionPool, parse_url
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
-from redis.exceptions import AuthenticationError, RedisError, ResponseError
+from redis.exceptions import (
+    AuthenticationError,
+    RedisClusterException,
+    RedisError,
+    ResponseError,
+)
 
 from services.common.redis_options import connection_options
 from services.common.settings import ConfigError, RedisSettings
 
 log = logging.getLogger(__name__)
+
+# What a service holds: one Redis (plain, TLS or through Sentinel) or a cluster client.
+AnyRedis = aioredis.Redis | RedisCluster
 
 
 class _BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):
@@ -61,10 +73,13 @@ def _sentinel_hosts(value: str) -> list[tuple[str, int]]:
 
 def redis_client(
     settings: RedisSettings, *, max_connections: int | None = None, wait_s: float = 5.0
-) -> aioredis.Redis:
+) -> AnyRedis:
     """A client for the services' Redis. With `max_connections`, a caller at the pool's limit
-    waits up to `wait_s` for a free connection rather than failing at once."""
+    waits up to `wait_s` for a free connection rather than failing at once (on a cluster the
+    limit is per node and a caller over it fails: redis-py's cluster pools do not wait)."""
     options = {**connection_options(), **_password(settings)}
+    if settings.redis_cluster:
+        return _cluster(settings, options, max_connections)
     pooled: dict[str, Any] = {}
     if max_connections is not None:
         pooled = {"max_connections": max_connections, "timeout": wait_s}
@@ -101,8 +116,35 @@ def _sentinel_master(
     return master
 
 
+def _cluster(
+    settings: RedisSettings, options: dict[str, Any], max_connections: int | None
+) -> RedisCluster:
+    url = settings.redis_url
+    if settings.redis_sentinels:
+        raise ConfigError(
+            "configuration error: REDIS_CLUSTER and REDIS_SENTINELS exclude each other "
+            "(a cluster has no Sentinels)"
+        )
+    if not url.startswith(("redis://", "rediss://")):
+        raise ConfigError(
+            "configuration error: REDIS_CLUSTER needs a redis:// or rediss:// URL naming a node"
+        )
+    if int(parse_url(url).get("db", 0) or 0) != 0:
+        raise ConfigError("configuration error: a Redis Cluster has only database 0 (REDIS_URL)")
+    # Keys of a session may move between nodes: commands follow MOVED/ASK with redis-py's own
+    # retries, so the single-connection retry options are left out.
+    cluster_options = {k: v for k, v in options.items() if k not in ("retry", "retry_on_error")}
+    if max_connections is not None:
+        cluster_options["max_connections"] = max_connections
+    return RedisCluster.from_url(url, require_full_coverage=False, **cluster_options)
+
+
 def describe(settings: RedisSettings) -> str:
     """Where the services' Redis is, for logs and errors (never a password)."""
+    if settings.redis_cluster:
+        url = parse_url(settings.redis_url)
+        tls = " (TLS)" if settings.redis_url.startswith("rediss://") else ""
+        return f"cluster at {url.get('host', 'localhost')}:{url.get('port', 6379)}{tls}"
     if settings.redis_sentinels:
         return f"master {settings.redis_sentinel_master!r} of Sentinels {settings.redis_sentinels}"
     url = parse_url(settings.redis_url)
@@ -110,17 +152,48 @@ def describe(settings: RedisSettings) -> str:
     return f"{where}{' (TLS)' if settings.redis_url.startswith('rediss://') else ''}"
 
 
-async def check_redis(client: aioredis.Redis, settings: RedisSettings) -> None:
+async def check_redis(client: AnyRedis, settings: RedisSettings) -> None:
     """Ping once at start: settings that cannot work raise ConfigError (one line); an
     unreachable Redis is only logged, since every service outlives a Redis outage."""
     try:
         await client.ping()
-    except (AuthenticationError, ResponseError) as exc:  # WRONGPASS, NOAUTH
-        raise ConfigError(f"Redis at {describe(settings)} refused the credentials: {exc}") from None
-    except RedisError as exc:
-        if isinstance(exc.__context__, ssl.SSLError) or "SSL" in str(exc):
+        if not settings.redis_cluster:
+            await _not_a_cluster(client, settings)
+    except (RedisError, RedisClusterException) as exc:
+        # A cluster client wraps what its nodes answered; look at the whole chain.
+        chain = _chain(exc)
+        text = " ".join(str(each) for each in chain)
+        if "cluster support disabled" in text:
+            raise ConfigError(
+                f"Redis at {describe(settings)} is not a cluster: unset REDIS_CLUSTER"
+            ) from None
+        if any(isinstance(each, (AuthenticationError, ResponseError)) for each in chain):
+            # WRONGPASS, NOAUTH
+            raise ConfigError(
+                f"Redis at {describe(settings)} refused the credentials: {exc}"
+            ) from None
+        if any(isinstance(each, ssl.SSLError) for each in chain) or "SSL" in text:
             raise ConfigError(
                 f"Redis at {describe(settings)} refused TLS: {exc} (check the rediss:// URL's "
                 "ssl_ca_certs, ssl_certfile and ssl_keyfile)"
             ) from None
         log.warning("Redis at %s is not answering yet (%s); going on", describe(settings), exc)
+
+
+async def _not_a_cluster(client: AnyRedis, settings: RedisSettings) -> None:
+    """A cluster node reached as a plain Redis answers most keys with MOVED: say so at start."""
+    try:
+        info = await client.info("cluster")
+    except ResponseError:  # INFO renamed or disabled by a managed service: nothing to tell
+        return
+    if int(info.get("cluster_enabled", 0)):
+        raise ConfigError(f"Redis at {describe(settings)} is a cluster: set REDIS_CLUSTER=true")
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain

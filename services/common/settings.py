@@ -44,7 +44,7 @@ class TemporalSettings(ServiceSettings):
 
 class RedisSettings(ServiceSettings):
     """Where Redis is (services/common/redis_client.py): a URL (`rediss://` with TLS options in
-    its query), a password kept in a file, or the Sentinels that know the master."""
+    its query), a password kept in a file, the Sentinels that know the master, or a cluster."""
 
     redis_url: str = "redis://localhost:6379/0"
     # A file holding the password (a mounted secret); overrides a password in the URL.
@@ -53,6 +53,8 @@ class RedisSettings(ServiceSettings):
     # (the URL then gives only the database, the username and TLS options).
     redis_sentinels: str = ""
     redis_sentinel_master: str = "mymaster"
+    # A Redis Cluster: the URL names any node (database 0); the others are found from it.
+    redis_cluster: bool = False
     # The replay log keeps at most this many events per session ...
     event_log_maxlen: int = Field(default=10_000, ge=100)
     # ... and lives this long after the session's last event.

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Final
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from services.common.bus import BusEvent, EventBus, parse_id, stream_key
+from services.common.bus import BusEvent, EventBus, parse_id
 from services.common.events import StreamGap
 
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ def offer(listener: Listener, item: object) -> None:
 
 async def log_end(bus: EventBus, session_id: str) -> str:
     """The id of the last event in the session's log; "0-0" when there is no log."""
-    entries = await bus.redis.xrevrange(stream_key(session_id), "+", "-", count=1)
+    entries = await bus.redis.xrevrange(bus.stream_key(session_id), "+", "-", count=1)
     if not entries:
         return "0-0"
     raw_id = entries[0][0]

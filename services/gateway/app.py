@@ -12,11 +12,13 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+from redis.asyncio.cluster import RedisCluster
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from temporalio.client import Interceptor
 
 from services.common.bus import EventBus
+from services.common.cluster_fanout import ClusterFanout
 from services.common.fanout import Fanout
 from services.common.redis_client import redis_client
 from services.common.settings import RedisSettings, TemporalSettings, load_settings
@@ -56,7 +58,11 @@ async def _resources(
     bus = EventBus(
         redis, maxlen=redis_settings.event_log_maxlen, ttl_s=redis_settings.event_log_ttl_s
     )
-    fanout = Fanout(redis, bus, queue_size=settings.gateway_client_queue)
+    fanout = (
+        ClusterFanout(redis, bus, queue_size=settings.gateway_client_queue)
+        if isinstance(redis, RedisCluster)  # sharded pub/sub, a connection per node
+        else Fanout(redis, bus, queue_size=settings.gateway_client_queue)
+    )
     slots = StreamSlots(redis, settings.gateway_max_streams)
     await fanout.start()
     slots.start()

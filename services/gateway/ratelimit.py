@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
+    from services.common.redis_client import AnyRedis
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ class Decision:
 class RequestLimiter:
     """`limit` requests per minute per key."""
 
-    def __init__(self, redis: Redis, limit: int) -> None:
+    def __init__(self, redis: AnyRedis, limit: int) -> None:
         self.limit = limit
         self._interval_ms = 60_000 / limit
         self._script = redis.register_script(_GCRA_LUA)
@@ -95,7 +95,7 @@ class RequestLimiter:
 class StreamSlots:
     """At most `limit` concurrent streams per key, as leases this process keeps fresh."""
 
-    def __init__(self, redis: Redis, limit: int, *, lease_s: float = 30.0) -> None:
+    def __init__(self, redis: AnyRedis, limit: int, *, lease_s: float = 30.0) -> None:
         self.limit = limit
         self.lease_ms = int(lease_s * 1000)
         self._acquire = redis.register_script(_ACQUIRE_LUA)

@@ -16,7 +16,7 @@ from services.gateway.streams import StreamOptions
 from services.gateway.temporal import SessionClient
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
+    from services.common.redis_client import AnyRedis
 
 
 @dataclass
@@ -24,7 +24,7 @@ class Gateway:
     settings: GatewaySettings
     keys: ApiKeys
     sessions: SessionClient
-    redis: Redis
+    redis: AnyRedis
     fanout: Fanout
     limiter: RequestLimiter
     slots: StreamSlots

@@ -1,0 +1,205 @@
+"""The services on a real three-master Redis Cluster (`REDIS_CLUSTER=true`): the replay log and
+live delivery over sharded pub/sub for sessions on every node, a resume from an id, the
+gateway's limits, a node restart (what was published meanwhile comes back from the log), and
+the settings that cannot work stopping a service with one line."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import RedisError
+
+from scripts.stack.processes import apoll
+from services.common.bus import BusEvent, EventBus, RawPublish
+from services.common.cluster_fanout import ClusterFanout
+from services.common.events import MessageDelta, parse_event
+from services.common.fanout import Subscription
+from services.common.redis_client import check_redis, describe, redis_client
+from services.common.settings import ConfigError, RedisSettings
+from services.gateway.ratelimit import RequestLimiter, StreamSlots
+from tests.fixtures.redis_cluster import RedisClusterNodes
+
+HEALTH_CHECK_S = 1.0
+
+
+@pytest.fixture
+async def cluster(redis_cluster: RedisClusterNodes) -> AsyncIterator[RedisCluster]:
+    client = redis_client(RedisSettings(redis_url=redis_cluster.url, redis_cluster=True))
+    assert isinstance(client, RedisCluster)
+    await client.initialize()
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def fanout(cluster: RedisCluster) -> AsyncIterator[ClusterFanout]:
+    fanout = ClusterFanout(
+        cluster, EventBus(cluster), health_check_s=HEALTH_CHECK_S, reconnect_backoff_s=(0.05, 0.2)
+    )
+    await fanout.start()
+    yield fanout
+    await fanout.close()
+
+
+def sessions_per_node(cluster: RedisCluster, bus: EventBus, tag: str) -> dict[str, str]:
+    """One session id whose keys live on each node: node name -> session id."""
+    found: dict[str, str] = {}
+    for n in range(1000):
+        sid = f"t/{tag}_{n}"
+        node = cluster.get_node_from_key(bus.stream_key(sid))
+        assert node is not None
+        found.setdefault(node.name, sid)
+        if len(found) == 3:
+            return found
+    raise AssertionError(f"sessions on only {len(found)} nodes")
+
+
+def delta(sid: str, text: str) -> MessageDelta:
+    return MessageDelta(session_id=sid, turn_id="turn_1", text=text)
+
+
+def texts(events: list[BusEvent]) -> list[str]:
+    return [str(getattr(parse_event(event.data), "text", event.type)) for event in events]
+
+
+async def take(sub: Subscription, count: int, within: float = 20.0) -> list[BusEvent]:
+    events: list[BusEvent] = []
+
+    async def run() -> None:
+        async for event in sub:
+            events.append(event)
+            if len(events) == count:
+                return
+
+    await asyncio.wait_for(run(), within)
+    return events
+
+
+async def test_log_and_live_delivery_for_sessions_on_every_node(
+    cluster: RedisCluster, fanout: ClusterFanout
+) -> None:
+    bus = fanout.bus
+    sessions = sessions_per_node(cluster, bus, "live")
+    sessions_list = list(sessions.values())
+    async with (
+        fanout.listen(sessions_list[0]) as first,
+        fanout.listen(sessions_list[1]) as second,
+        fanout.listen(sessions_list[2]) as third,
+    ):
+        assert fanout.node_count == 3  # one sharded pub/sub connection per node
+        for sid in sessions_list:
+            await bus.publish(sid, delta(sid, "a"))
+            # A step's batch, one round trip to the session's node, with a once key ...
+            batch = [RawPublish.of(delta(sid, t)) for t in "bc"]
+            await bus.publish_batch(sid, [*batch, RawPublish.of(delta(sid, "d"), once="x")])
+            # ... that a retried activity's repeat does not publish again.
+            await bus.publish(sid, delta(sid, "d"), once="x")
+        for sub in (first, second, third):
+            assert texts(await take(sub, 4)) == ["a", "b", "c", "d"]
+    assert fanout.node_count == 0  # the last listener of a node frees its connection
+    for sid in sessions_list:
+        assert texts([e async for e in bus.read_after(sid, None)]) == ["a", "b", "c", "d"]
+        # The session's keys share one hash tag, so the publish script's keys share a slot.
+        assert await cluster.exists(f"da:events:{{{sid}}}") == 1
+        assert await cluster.exists(f"da:once:{{{sid}}}:x") == 1
+        await bus.delete(sid)
+
+
+async def test_a_resume_from_an_id_backfills_then_goes_live(
+    cluster: RedisCluster, fanout: ClusterFanout
+) -> None:
+    bus = fanout.bus
+    for sid in sessions_per_node(cluster, bus, "resume").values():
+        ids = [await bus.publish(sid, delta(sid, text)) for text in "abcde"]
+        async with fanout.listen(sid, after=ids[1]) as sub:  # a Last-Event-ID
+            assert texts(await take(sub, 3)) == ["c", "d", "e"]
+            await bus.publish(sid, delta(sid, "f"))
+            (live,) = await take(sub, 1)
+            assert texts([live]) == ["f"]
+            assert sub.live
+        await bus.delete(sid)
+
+
+async def test_the_gateway_limits_hold_on_a_cluster(cluster: RedisCluster) -> None:
+    limiter = RequestLimiter(cluster, limit=2)
+    slots = StreamSlots(cluster, limit=1)
+    for key_id in ("key-a", "key-b", "key-c", "key-d"):  # keys on several nodes
+        assert [(await limiter.hit(key_id)).allowed for _ in range(3)] == [True, True, False]
+        token = await slots.acquire(key_id)
+        assert token is not None
+        assert await slots.acquire(key_id) is None
+        await slots.release(key_id, token)
+        assert await slots.acquire(key_id) is not None
+
+
+async def publish_retrying(bus: EventBus, sid: str, text: str) -> str:
+    """Publish one delta, retrying while the session's node comes back (bounded)."""
+    for _ in range(500):
+        try:
+            return await bus.publish(sid, delta(sid, text))
+        except (RedisError, OSError):
+            await asyncio.sleep(0.02)
+    raise AssertionError("the node did not come back")
+
+
+async def test_a_node_restart_costs_latency_not_events(
+    redis_cluster: RedisClusterNodes, cluster: RedisCluster, fanout: ClusterFanout
+) -> None:
+    bus = fanout.bus
+    sessions = sessions_per_node(cluster, bus, "restart")
+    node, far = sorted(sessions)[:2]
+    index = redis_cluster.ports.index(int(node.rpartition(":")[2]))
+    sid, other = sessions[node], sessions[far]
+    async with fanout.listen(sid) as sub, fanout.listen(other) as elsewhere:
+        await bus.publish(sid, delta(sid, "before"))
+        assert texts(await take(sub, 1)) == ["before"]
+        redis_cluster.stop(index)
+        # The other nodes go on serving their sessions meanwhile.
+        await publish_retrying(bus, other, "meanwhile")
+        assert texts(await take(elsewhere, 1)) == ["meanwhile"]
+        redis_cluster.start(index)
+        # Published as soon as the node is back, before or after the fan-out re-subscribed:
+        # live or through the catch-up from the log, each once and in order.
+        for text in ("after-1", "after-2"):
+            await publish_retrying(bus, sid, text)
+        assert texts(await take(sub, 2)) == ["after-1", "after-2"]
+        assert fanout.reconnects >= 1
+        assert await apoll(lambda: _carried(fanout), 10)
+        await bus.publish(sid, delta(sid, "live"))
+        assert texts(await take(sub, 1)) == ["live"]
+    await bus.delete(sid)
+    await bus.delete(other)
+
+
+async def _carried(fanout: ClusterFanout) -> bool:
+    return not fanout._homeless and fanout.node_count == 2
+
+
+async def test_settings_that_cannot_work_are_one_line(
+    redis_cluster: RedisClusterNodes, redis_url: str
+) -> None:
+    settings = RedisSettings(redis_url=redis_cluster.url, redis_cluster=True)
+    assert describe(settings) == f"cluster at 127.0.0.1:{redis_cluster.ports[0]}"
+    client = redis_client(settings)
+    await check_redis(client, settings)  # a working cluster passes
+    await client.aclose()
+    for wrong, message in (
+        (RedisSettings(redis_url=redis_cluster.url), "is a cluster: set REDIS_CLUSTER=true"),
+        (RedisSettings(redis_url=redis_url, redis_cluster=True), "is not a cluster"),
+    ):
+        client = redis_client(wrong)
+        with pytest.raises(ConfigError, match=message) as caught:
+            await check_redis(client, wrong)
+        await client.aclose()
+        assert "\n" not in str(caught.value)
+    with pytest.raises(ConfigError, match="only database 0"):
+        redis_client(RedisSettings(redis_url=f"{redis_cluster.url[:-1]}1", redis_cluster=True))
+    with pytest.raises(ConfigError, match="exclude each other"):
+        redis_client(
+            RedisSettings(
+                redis_url=redis_cluster.url, redis_cluster=True, redis_sentinels="127.0.0.1:1"
+            )
+        )
