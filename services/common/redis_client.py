@@ -17,6 +17,7 @@ with one line, the second does not (a service outlives a Redis outage: DESIGN.md
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 from collections.abc import Callable
@@ -137,6 +138,25 @@ def _cluster(
     if max_connections is not None:
         cluster_options["max_connections"] = max_connections
     return RedisCluster.from_url(url, require_full_coverage=False, **cluster_options)
+
+
+async def ping(client: AnyRedis) -> None:
+    """Raise unless Redis answers, for readiness. On a cluster one primary answering is
+    enough: a node that is down stops only its own sessions, and taking every gateway out of
+    service for it would stop all of them."""
+    if not isinstance(client, RedisCluster):
+        await client.ping()
+        return
+    await client.initialize()  # learns the nodes once; raises when none answers
+    # At once, not one after another: a node that does not answer costs its connect timeout.
+    results = await asyncio.gather(
+        *(client.ping(target_nodes=node) for node in client.get_primaries()),
+        return_exceptions=True,
+    )
+    if any(result is True for result in results):
+        return
+    failures = [result for result in results if isinstance(result, BaseException)]
+    raise failures[0] if failures else RedisClusterException("no Redis Cluster node is known")
 
 
 def describe(settings: RedisSettings) -> str:

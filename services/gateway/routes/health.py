@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from services.common import redis_client
 from services.gateway.problems import Problem, problem_response
 from services.gateway.state import gateway
 
@@ -32,7 +33,7 @@ async def readyz(request: Request) -> Response:
     results = dict(
         await asyncio.gather(
             _check("temporal", gw.sessions.ping()),
-            _check("redis", gw.redis.ping()),
+            _check("redis", redis_client.ping(gw.redis)),
         )
     )
     if all(value == "ok" for value in results.values()):
