@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from redis.asyncio.cluster import RedisCluster
@@ -228,3 +229,33 @@ async def test_settings_that_cannot_work_are_one_line(
                 redis_url=redis_cluster.url, redis_cluster=True, redis_sentinels="127.0.0.1:1"
             )
         )
+
+
+async def test_a_password_from_a_file_reaches_every_node(
+    password_cluster: RedisClusterNodes, tmp_path: Path
+) -> None:
+    secret = tmp_path / "redis-password"
+    secret.write_text("cluster-s3cret\n")
+    settings = RedisSettings(
+        redis_url=password_cluster.url, redis_cluster=True, redis_password_file=secret
+    )
+    client = redis_client(settings)
+    assert isinstance(client, RedisCluster)
+    await check_redis(client, settings)
+    # The fan-out's own per-node connections authenticate too.
+    async with ClusterFanout(client, EventBus(client)) as fanout:
+        sessions = list(sessions_per_node(client, fanout.bus, "auth").values())
+        for sid in sessions:
+            async with fanout.listen(sid) as sub:
+                await fanout.bus.publish(sid, delta(sid, "hi"))
+                assert texts(await take(sub, 1)) == ["hi"]
+            await fanout.bus.delete(sid)
+    await client.aclose()
+
+    secret.write_text("wrong")
+    client = redis_client(settings)
+    with pytest.raises(ConfigError, match="refused the credentials") as caught:
+        await check_redis(client, settings)
+    await client.aclose()
+    assert "wrong" not in str(caught.value)
+    assert "\n" not in str(caught.value)
