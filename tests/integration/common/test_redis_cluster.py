@@ -23,6 +23,7 @@ from services.common.settings import ConfigError, RedisSettings
 from services.common.teams import TeamInfo, publish_teams, read_teams
 from services.gateway.ratelimit import RequestLimiter, StreamSlots
 from tests.fixtures.redis_cluster import RedisClusterNodes
+from tests.fixtures.tls import Pki
 
 HEALTH_CHECK_S = 1.0
 
@@ -258,4 +259,31 @@ async def test_a_password_from_a_file_reaches_every_node(
         await check_redis(client, settings)
     await client.aclose()
     assert "wrong" not in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+async def test_tls_with_a_client_certificate_on_every_node(
+    tls_cluster: tuple[RedisClusterNodes, Pki],
+) -> None:
+    nodes, pki = tls_cluster
+    query = f"ssl_ca_certs={pki.ca}&ssl_certfile={pki.client_cert}&ssl_keyfile={pki.client_key}"
+    url = f"rediss://127.0.0.1:{nodes.ports[0]}/0?{query}&ssl_cert_reqs=required"
+    settings = RedisSettings(redis_url=url, redis_cluster=True)
+    assert describe(settings) == f"cluster at 127.0.0.1:{nodes.ports[0]} (TLS)"
+    client = redis_client(settings)
+    assert isinstance(client, RedisCluster)
+    await check_redis(client, settings)
+    async with ClusterFanout(client, EventBus(client)) as fanout:
+        for sid in sessions_per_node(client, fanout.bus, "tls").values():
+            async with fanout.listen(sid) as sub:
+                await fanout.bus.publish(sid, delta(sid, "hi"))
+                assert texts(await take(sub, 1)) == ["hi"]
+            await fanout.bus.delete(sid)
+    await client.aclose()
+
+    wrong = RedisSettings(redis_url=url.replace(str(pki.ca), str(pki.other_ca)), redis_cluster=True)
+    client = redis_client(wrong)
+    with pytest.raises(ConfigError, match="refused TLS") as caught:
+        await check_redis(client, wrong)
+    await client.aclose()
     assert "\n" not in str(caught.value)
