@@ -1,6 +1,7 @@
 """The services on a real three-master Redis Cluster (`REDIS_CLUSTER=true`): the replay log and
 live delivery over sharded pub/sub for sessions on every node, a resume from an id, the
-gateway's limits, a node restart (what was published meanwhile comes back from the log), and
+gateway's limits and the team catalog, a node restart and a slot moved to another node (what
+was published meanwhile comes back from the log), a password and TLS reaching every node, and
 the settings that cannot work stopping a service with one line."""
 
 from __future__ import annotations
@@ -287,3 +288,64 @@ async def test_tls_with_a_client_certificate_on_every_node(
         await check_redis(client, wrong)
     await client.aclose()
     assert "\n" not in str(caught.value)
+
+
+async def move_slot(cluster: RedisCluster, key: str, target: str) -> None:
+    """Move `key`'s slot, with its keys, to the node named `target` (what resharding does)."""
+    slot = cluster.keyslot(key)
+    source = cluster.get_node_from_key(key)
+    destination = cluster.get_node(node_name=target)
+    assert source is not None
+    assert destination is not None
+    ids = {}
+    for node in (source, destination):
+        ids[node.name] = (await cluster.execute_command("CLUSTER MYID", target_nodes=node)).decode()
+    await cluster.execute_command(
+        "CLUSTER SETSLOT", slot, "IMPORTING", ids[source.name], target_nodes=destination
+    )
+    await cluster.execute_command(
+        "CLUSTER SETSLOT", slot, "MIGRATING", ids[destination.name], target_nodes=source
+    )
+    keys = await cluster.execute_command("CLUSTER GETKEYSINSLOT", slot, 100, target_nodes=source)
+    if keys:
+        await cluster.execute_command(
+            "MIGRATE",
+            destination.host,
+            destination.port,
+            "",
+            0,
+            5000,
+            "KEYS",
+            *keys,
+            target_nodes=source,
+        )
+    for node in cluster.get_primaries():
+        await cluster.execute_command(
+            "CLUSTER SETSLOT", slot, "NODE", ids[destination.name], target_nodes=node
+        )
+
+
+async def test_a_slot_moved_to_another_node_follows_its_listeners(
+    cluster: RedisCluster, fanout: ClusterFanout
+) -> None:
+    bus = fanout.bus
+    sessions = sessions_per_node(cluster, bus, "moved")
+    source, target = sorted(sessions)[:2]
+    sid = sessions[source]
+    async with fanout.listen(sid) as sub:
+        await bus.publish(sid, delta(sid, "before"))
+        assert texts(await take(sub, 1)) == ["before"]
+        await move_slot(cluster, bus.stream_key(sid), target)
+        # The old node unsubscribes the channel; the fan-out subscribes on the new one and
+        # the listener catches up from the log (which moved with the slot).
+        await publish_retrying(bus, sid, "after")
+        assert texts(await take(sub, 1)) == ["after"]
+        assert await apoll(lambda: _on(fanout, bus.channel(sid), target), 10)
+        await bus.publish(sid, delta(sid, "live"))
+        assert texts(await take(sub, 1)) == ["live"]
+    await bus.delete(sid)
+
+
+async def _on(fanout: ClusterFanout, channel: str, node: str) -> bool:
+    link = fanout._placed.get(channel)
+    return link is not None and link.name == node
