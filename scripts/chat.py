@@ -21,6 +21,7 @@ import httpx2
 
 from scripts.sse import TERMINAL_TURN_EVENTS as TERMINAL
 from scripts.sse import read_events
+from services.gateway.settings import DEV_API_KEY
 
 
 class ChatError(Exception):
@@ -196,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scripts.chat", description=__doc__)
     default_url = f"http://127.0.0.1:{os.environ.get('GATEWAY_PORT', '8000')}"
     parser.add_argument("--url", default=os.environ.get("GATEWAY_URL", default_url))
-    parser.add_argument("--key", default=os.environ.get("GATEWAY_API_KEY", "dev-key"))
+    parser.add_argument("--key", default=os.environ.get("GATEWAY_API_KEY", DEV_API_KEY))
     parser.add_argument("--session", default=None, help="continue this session (default: new)")
     args = parser.parse_args(argv)
     session = args.session or f"chat-{uuid.uuid4().hex[:12]}"

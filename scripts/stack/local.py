@@ -33,8 +33,10 @@ from scripts.stack.servers import (
     start_temporal,
 )
 
-DEV_API_KEY = "dev-key"
-DEV_TENANT = "dev"
+# Defined once, by the gateway; re-exported here for the stack's users (scripts, tests).
+from services.gateway.settings import DEV_API_KEY as DEV_API_KEY
+from services.gateway.settings import DEV_TENANT as DEV_TENANT
+
 DEV_API_KEYS = f"{DEV_API_KEY}:{DEV_TENANT}"
 
 

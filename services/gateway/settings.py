@@ -6,7 +6,9 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from services.common.settings import ServiceSettings
 
+# The well-known key of `make dev`, Compose's default and the docs (a warning when it is set).
 DEV_API_KEY = "dev-key"
+DEV_TENANT = "dev"
 
 
 class GatewaySettings(ServiceSettings):
