@@ -25,6 +25,7 @@ from scripts.sse import aread_events
 from scripts.stack.processes import (
     REPO_ROOT,
     ManagedProcess,
+    apoll,
     free_port,
     http_ok,
     python_module,
@@ -169,9 +170,17 @@ def read_only_stack(
 
 
 async def _turn(client: httpx2.AsyncClient, agent: str, text: str) -> list[str]:
-    created = await client.post("/v1/sessions", json={"user_id": "ro", "agent": agent})
-    assert created.status_code == 201, created.text
-    sid = created.json()["session_id"]
+    answers: list[httpx2.Response] = []
+
+    async def created() -> bool:
+        # A team is offered once the worker has published it and each gateway process has
+        # read the catalog again (services/gateway/routes/agents.py): poll, then go on.
+        answers.append(await client.post("/v1/sessions", json={"user_id": "ro", "agent": agent}))
+        return answers[-1].status_code != 422
+
+    assert await apoll(created, 30), answers[-1].text
+    assert answers[-1].status_code == 201, answers[-1].text
+    sid = answers[-1].json()["session_id"]
     events: list[str] = []
     async with client.stream(
         "POST",
