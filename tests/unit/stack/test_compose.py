@@ -386,7 +386,8 @@ def test_stop_grace_periods_cover_the_graceful_shutdowns() -> None:
     worker_graceful = float(
         services["worker"]["environment"]["GRACEFUL_SHUTDOWN_S"].split(":-")[1].rstrip("}")
     )
-    assert _seconds(services["worker"]["stop_grace_period"]) > worker_graceful
+    # Two workers in one process drain one after the other (session, then roster).
+    assert _seconds(services["worker"]["stop_grace_period"]) > 2 * worker_graceful
 
 
 def test_the_image_leaves_dev_tools_out_and_runs_as_non_root() -> None:
