@@ -24,6 +24,7 @@ from scripts.bench.common import Gateway
 from scripts.stack.local import DEV_TENANT
 from services.common.bus import stream_key
 from services.common.sessions import bus_key, workflow_id
+from services.common.temporal_client import DATA_CONVERTER
 
 TOOL_PROMPT = "How is my progress today?"
 
@@ -54,7 +55,9 @@ async def run(
     sample: int = 5,
 ) -> dict[str, Any]:
     gateway = Gateway(gateway_url, api_key, max_connections=32)
-    client = await Client.connect(temporal_address, namespace=namespace)
+    client = await Client.connect(
+        temporal_address, namespace=namespace, data_converter=DATA_CONVERTER
+    )
     errors: list[str] = []
     try:
         gc.collect()

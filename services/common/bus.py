@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, cast
 
 import orjson
-from pydantic import BaseModel
 from redis.asyncio.cluster import RedisCluster
 from sse_starlette import ServerSentEvent
+
+from services.common.events import Event
 
 if TYPE_CHECKING:
     from services.common.redis_client import AnyRedis
@@ -66,9 +67,10 @@ class RawPublish:
     once: str | None = None
 
     @classmethod
-    def of(cls, event: BaseModel, once: str | None = None) -> RawPublish:
-        # Every vocabulary model has a `type`.
-        return cls(str(getattr(event, "type")), event.model_dump_json(), once)  # noqa: B009
+    def of(cls, event: Event, once: str | None = None) -> RawPublish:
+        """The event as logged: stamped with the time it is handed to the bus."""
+        stamped = event.stamped()
+        return cls(stamped.type, stamped.model_dump_json(), once)
 
 
 class InvalidEventId(ValueError):
@@ -184,7 +186,7 @@ class EventBus:
     def channel(self, session_id: str) -> str:
         return channel_name(session_id, cluster=self.cluster)
 
-    async def publish(self, session_id: str, event: BaseModel, *, once: str | None = None) -> str:
+    async def publish(self, session_id: str, event: Event, *, once: str | None = None) -> str:
         """Append to the log and publish live, atomically; returns the event's bus id.
 
         `once`: a key, unique in the session, that makes the publish idempotent for as long as

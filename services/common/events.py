@@ -7,7 +7,7 @@ id (the SSE `id:`), so ids are not part of the models.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -32,7 +32,14 @@ class _Event(BaseModel):
 
     session_id: str
     turn_id: str | None = None
-    ts: str = Field(default_factory=utc_now)
+    # When the event was logged: the bus stamps it as it assigns the id (`EventBus.publish`),
+    # so the workflow can build events without reading a clock. An event made outside the bus
+    # (the gateway's own `stream.gap`, a terminal event rebuilt from the turn's record) sets it.
+    ts: str | None = None
+
+    def stamped(self) -> Self:
+        """This event with `ts` set (to now, unless it has one)."""
+        return self if self.ts is not None else self.model_copy(update={"ts": utc_now()})
 
 
 class TurnQueued(_Event):

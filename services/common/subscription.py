@@ -271,7 +271,8 @@ class Subscription:
                             after=position,
                             first_available=gap.first_id,
                         )
-                        yield BusEvent(position, notice.type, notice.model_dump_json())
+                        data = notice.stamped().model_dump_json()
+                        yield BusEvent(position, notice.type, data)
                 async for event in bus.read_after(self.session_id, position):
                     if self._fresh(event):
                         yield event

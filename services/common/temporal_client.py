@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from temporalio.client import Client, Interceptor
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.envconfig import ClientConfig, ClientConnectConfig
 from temporalio.runtime import Runtime
 
@@ -42,6 +44,14 @@ _CAUSES = (
     ("Unauthenticated", "the server refused the credentials (the API key or client certificate)"),
     ("Connection refused", "nothing listens there"),
 )
+
+
+# Every payload (updates, activity inputs and results, the workflow's events) goes through
+# pydantic, so the event models of services/common/events.py cross Temporal as they are and the
+# dataclasses decode with cached validators instead of per-call type-hint walks. The JSON is
+# the same as the default converter's, so running histories decode either way. The gateway,
+# the worker and every test client must use this one.
+DATA_CONVERTER: DataConverter = pydantic_data_converter
 
 
 class TemporalUnavailable(ConfigError):
@@ -91,7 +101,12 @@ async def connect_temporal(
     `runtime`: the SDK runtime to run on (one that exports metrics), else the default one."""
     config = connect_config(settings)
     try:
-        return await Client.connect(**config, interceptors=list(interceptors), runtime=runtime)
+        return await Client.connect(
+            **config,
+            data_converter=DATA_CONVERTER,
+            interceptors=list(interceptors),
+            runtime=runtime,
+        )
     except (RuntimeError, OSError, ValueError) as exc:
         raise TemporalUnavailable(
             f"cannot connect to Temporal at {describe(config)}: {why(exc)}"

@@ -25,7 +25,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, CancelledError
 
 from services.common.bus import EventBus
-from services.common.events import EVENT_ADAPTER, ToolResult, TurnRetry, TurnStarted
+from services.common.events import ToolResult, TurnRetry, TurnStarted
 from services.worker import metrics
 from services.worker.agents import register_team
 from services.worker.converse import run_step
@@ -230,8 +230,8 @@ class SessionActivities:
 
     @activity.defn
     async def publish_event(self, request: PublishInput) -> str:
-        event = EVENT_ADAPTER.validate_python(request.event)
-        mark_turn(event.session_id, getattr(event, "turn_id", None), event=event.type)
+        event = request.event
+        mark_turn(event.session_id, event.turn_id, event=event.type)
         return await self.bus.publish(request.bus_key, event, once=request.once)
 
     # -- the roster ------------------------------------------------------------------------

@@ -20,10 +20,10 @@ from mistralai.client import Mistral
 from mistralai.client import models as m
 from mistralai.client.utils import eventstreaming
 from mistralai.client.utils.unmarshal_json_response import unmarshal_json_response
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 from temporalio.exceptions import ApplicationError
 
-from services.common.events import AgentHandoff, MessageDelta, ToolCall, ToolResult
+from services.common.events import AgentHandoff, Event, MessageDelta, ToolCall, ToolResult
 from services.common.sessions import TurnUsage
 from services.worker.model import ModelErrors, classify, lost
 from services.worker.spans import model_span, record_answer
@@ -39,9 +39,9 @@ from services.worker.steps import (
 class Publisher(Protocol):
     """Where a step's events go (delivery.StepPublisher): in order; deltas not waited on."""
 
-    async def __call__(self, event: BaseModel, *, once: str | None = None) -> bool: ...
+    async def __call__(self, event: Event, *, once: str | None = None) -> bool: ...
 
-    def post(self, event: BaseModel) -> None: ...
+    def post(self, event: MessageDelta) -> None: ...
 
 
 @dataclass

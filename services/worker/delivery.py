@@ -20,11 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from opentelemetry.instrumentation.utils import suppress_instrumentation
-from pydantic import BaseModel
 from redis.exceptions import RedisError
 
 from services.common.bus import EventBus, RawPublish
-from services.common.events import MessageDelta, StreamGap
+from services.common.events import Event, MessageDelta, StreamGap
 
 log = logging.getLogger(__name__)
 
@@ -34,21 +33,21 @@ RETRY_AFTER_S = 1.0
 
 @dataclass(slots=True)
 class _Queued:
-    event: BaseModel
+    event: Event
     once: str | None
     # Set with whether the event reached the bus, for a publisher that waits on it.
     outcome: asyncio.Future[bool] | None
 
 
-def _joined(batch: list[_Queued]) -> list[tuple[BaseModel, str | None]]:
+def _joined(batch: list[_Queued]) -> list[tuple[Event, str | None]]:
     """The batch's events, with each run of posted deltas of one agent joined into one.
 
     Only deltas that queued behind a batch on the wire meet here: an idle worker still sends
-    each at once. Joined, they carry the same text in order (clients concatenate deltas) and
-    the first one's `ts`, so every later hop (Redis, fan-out, each viewer) handles one event
+    each at once. Joined, they carry the same text in order (clients concatenate deltas), so
+    every later hop (Redis, fan-out, each viewer) handles one event
     where the model sent several.
     """
-    out: list[tuple[BaseModel, str | None]] = []
+    out: list[tuple[Event, str | None]] = []
     for item in batch:
         event = item.event
         last = out[-1][0] if out else None
@@ -88,14 +87,14 @@ class StepPublisher:
         """Where an owed gap begins (the last id published, "0" for none), or None."""
         return (self.last_id or "0") if self.gap_owed else None
 
-    async def __call__(self, event: BaseModel, *, once: str | None = None) -> bool:
+    async def __call__(self, event: Event, *, once: str | None = None) -> bool:
         """Publish `event` after those queued before it; False when the bus could not take it
         (logged, never raised)."""
         outcome: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._enqueue(_Queued(event, once, outcome))
         return await outcome
 
-    def post(self, event: BaseModel) -> None:
+    def post(self, event: MessageDelta) -> None:
         """Queue `event` (a streamed delta) without waiting for it."""
         if self.on_first_text is not None and isinstance(event, MessageDelta):
             first, self.on_first_text = self.on_first_text, None

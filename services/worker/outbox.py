@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from services.common.events import Event
     from services.common.turn_trace import attached, current_carrier
     from services.worker.activities import SessionActivities
     from services.worker.steps import PublishInput
@@ -31,7 +31,7 @@ MAX_PAUSE_S = 10.0
 
 @dataclass
 class OutboxItem:
-    event: dict[str, Any]
+    event: Event
     once: str
     # The trace context the event was put in (its turn's), so its publish joins that trace.
     trace_context: dict[str, str] = field(default_factory=dict)
@@ -48,7 +48,7 @@ class Outbox:
     def empty(self) -> bool:
         return not self.waiting
 
-    def put(self, event: dict[str, Any], *, once: str | None = None) -> None:
+    def put(self, event: Event, *, once: str | None = None) -> None:
         """Queue `event` for the bus; `once` defaults to a key unique to this put."""
         if once is None:
             # Counted per run: deterministic on replay, and no random draw that would shift
@@ -58,7 +58,7 @@ class Outbox:
         self.waiting.append(OutboxItem(event, once, current_carrier()))
         if len(self.waiting) > MAX_WAITING:
             dropped = self.waiting.pop(0)
-            workflow.logger.warning("event bus down too long: dropped %s", dropped.event["type"])
+            workflow.logger.warning("event bus down too long: dropped %s", dropped.event.type)
 
     async def deliver_forever(self) -> None:
         while True:

@@ -17,6 +17,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from services.common.events import ConversationReset
     from services.common.sessions import TurnRecord, TurnRequest
     from services.worker import seeding
     from services.worker.activities import SessionActivities
@@ -98,12 +99,12 @@ class SessionConversation:
         self.conversation_id, self.anchor, self.needs_restart, self.owed = None, None, False, []
         prior = seeding.past_turns(r for r in history if r.turn_id != request.turn_id)
         self.publish(
-            {
-                "type": "conversation.reset",
-                "turn_id": request.turn_id,
-                "reason": reason,
-                "turns_carried": sum(1 for e in prior if e.kind == "user"),
-            }
+            ConversationReset(
+                session_id=self.session_id,
+                turn_id=request.turn_id,
+                reason=reason,
+                turns_carried=sum(1 for e in prior if e.kind == "user"),
+            )
         )
         if step > 0:
             prior += [PriorEntry("user", request.input), *tool_steps]

@@ -7,6 +7,7 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 
+from pydantic import TypeAdapter
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from services.common.sessions import ToolCallRecord, TurnError, TurnRecord, TurnRequest
@@ -39,6 +40,11 @@ class Carry:
     queue: list[TurnRequest] = field(default_factory=list)
     seen: list[str] = field(default_factory=list)
     outbox: list[OutboxItem] = field(default_factory=list)
+
+
+# The carry crosses continue-as-new as plain JSON inside `SessionStart.carried` (a shared type
+# the gateway knows, which cannot name worker types); this reads and writes it, events included.
+CARRY: TypeAdapter[Carry] = TypeAdapter(Carry)
 
 
 @dataclass

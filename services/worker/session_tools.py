@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from services.common.events import ApprovalRequired, ApprovalResolved, Event, ToolResult
     from services.common.sessions import SessionStart
     from services.worker import metrics
     from services.worker.activities import SessionActivities, tool_result_once
@@ -37,7 +38,9 @@ with workflow.unsafe.imports_passed_through():
 
 
 class Publish(Protocol):
-    def __call__(self, event: dict[str, Any], *, once: str | None = None) -> None: ...
+    """Hands an event to the session's outbox (services/worker/outbox.py): never waits."""
+
+    def __call__(self, event: Event, *, once: str | None = None) -> None: ...
 
 
 class TurnTools:
@@ -114,14 +117,14 @@ class TurnTools:
 
     def _publish_result(self, turn_id: str, output: FunctionOutput) -> None:
         self.publish(
-            {
-                "type": "tool.result",
-                "turn_id": turn_id,
-                "call_id": output.call_id,
-                "name": output.name,
-                "output": output.output,
-                "is_error": output.is_error,
-            },
+            ToolResult(
+                session_id=self.start.session_id,
+                turn_id=turn_id,
+                call_id=output.call_id,
+                name=output.name,
+                output=output.output,
+                is_error=output.is_error,
+            ),
             once=tool_result_once(turn_id, output.call_id),
         )
 
@@ -134,15 +137,15 @@ class TurnTools:
         metrics.approval_requested()
         timeout = timedelta(seconds=roster.approval_timeout_s)
         self.publish(
-            {
-                "type": "approval.required",
-                "turn_id": turn_id,
-                "approval_id": approval_id,
-                "call_id": call.call_id,
-                "name": call.name,
-                "arguments": json_object(call.arguments),
-                "expires_at": (workflow.now() + timeout).isoformat(),
-            }
+            ApprovalRequired(
+                session_id=self.start.session_id,
+                turn_id=turn_id,
+                approval_id=approval_id,
+                call_id=call.call_id,
+                name=call.name,
+                arguments=json_object(call.arguments),
+                expires_at=(workflow.now() + timeout).isoformat(),
+            )
         )
         try:
             await workflow.wait_condition(lambda: pending.approved is not None, timeout=timeout)
@@ -156,12 +159,12 @@ class TurnTools:
             self.approvals.pop(approval_id, None)
             metrics.approval_resolved(bool(pending.approved))
             self.publish(
-                {
-                    "type": "approval.resolved",
-                    "turn_id": turn_id,
-                    "approval_id": approval_id,
-                    "approved": bool(pending.approved),
-                    "reason": pending.reason,
-                }
+                ApprovalResolved(
+                    session_id=self.start.session_id,
+                    turn_id=turn_id,
+                    approval_id=approval_id,
+                    approved=bool(pending.approved),
+                    reason=pending.reason,
+                )
             )
         return bool(pending.approved), pending.reason

@@ -18,10 +18,20 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.converter import value_to_type
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
+    from services.common.events import (
+        ErrorInfo,
+        Event,
+        SessionEnded,
+        StreamGap,
+        TurnCancelled,
+        TurnCompleted,
+        TurnFailed,
+        TurnQueued,
+        Usage,
+    )
     from services.common.sessions import (
         CANCEL_TURN,
         DECIDE_APPROVAL,
@@ -60,6 +70,7 @@ with workflow.unsafe.imports_passed_through():
         MAX_STEPS,
     )
     from services.worker.session_state import (
+        CARRY,
         Carry,
         carried_records,
         tool_call_records,
@@ -81,7 +92,7 @@ class SessionWorkflow:
     @workflow.init
     def __init__(self, start: SessionStart) -> None:
         carry = (
-            value_to_type(Carry, start.carried, [])
+            CARRY.validate_python(start.carried)
             if start.carried
             else Carry(created_at=workflow.now().isoformat())
         )
@@ -127,7 +138,7 @@ class SessionWorkflow:
                     lambda: workflow.all_handlers_finished() or self.ended
                 )
                 if not self.ended:
-                    carried = dataclasses.asdict(self._carry())
+                    carried = CARRY.dump_python(self._carry(), mode="json")
                     workflow.continue_as_new(
                         dataclasses.replace(self.start, carried=carried),
                         # The next run starts with the memo it was started with unless given
@@ -137,7 +148,7 @@ class SessionWorkflow:
         for request in self.queue:
             self._finish_cancelled(request.turn_id, "session ended")
         self.queue.clear()
-        self._publish({"type": "session.ended", "reason": self._end_reason})
+        self._publish(SessionEnded(session_id=self.start.session_id, reason=self._end_reason))
         try:  # give the bus a while to take the last events; readers derive the rest
             await workflow.wait_condition(lambda: self.outbox.empty, timeout=timedelta(minutes=1))
         except TimeoutError:
@@ -197,22 +208,22 @@ class SessionWorkflow:
             error = turn_error(err)
             self._finish(record, "failed", error=error)
             self._publish(
-                {
-                    "type": "turn.failed",
-                    "turn_id": request.turn_id,
-                    "error": {"code": error.code, "message": error.message},
-                }
+                TurnFailed(
+                    session_id=self.start.session_id,
+                    turn_id=request.turn_id,
+                    error=ErrorInfo(code=error.code, message=error.message),
+                )
             )
         else:
             record.steps, record.agent = steps, agent
             self._finish(record, "completed", output=text, usage=usage)
             self._publish(
-                {
-                    "type": "turn.completed",
-                    "turn_id": request.turn_id,
-                    "output": text,
-                    "usage": vars(usage),
-                }
+                TurnCompleted(
+                    session_id=self.start.session_id,
+                    turn_id=request.turn_id,
+                    output=text,
+                    usage=Usage(**vars(usage)),
+                )
             )
         finally:
             self.running = None
@@ -228,7 +239,11 @@ class SessionWorkflow:
             usage = usage.add(result.usage)
             if result.gap_after is not None:
                 self._publish(
-                    {"type": "stream.gap", "turn_id": request.turn_id, "after": result.gap_after}
+                    StreamGap(
+                        session_id=self.start.session_id,
+                        turn_id=request.turn_id,
+                        after=result.gap_after,
+                    )
                 )
             if not result.function_calls:
                 return result.text, usage, step + 1, result.agent
@@ -267,11 +282,13 @@ class SessionWorkflow:
 
     def _finish_cancelled(self, turn_id: str, reason: str | None) -> None:
         self._finish(self.records[turn_id], "cancelled")
-        self._publish({"type": "turn.cancelled", "turn_id": turn_id, "reason": reason})
+        self._publish(
+            TurnCancelled(session_id=self.start.session_id, turn_id=turn_id, reason=reason)
+        )
 
-    def _publish(self, event: dict[str, Any], *, once: str | None = None) -> None:
+    def _publish(self, event: Event, *, once: str | None = None) -> None:
         """Hand a workflow-level event to the outbox: it never waits, fails or cancels."""
-        self.outbox.put({"session_id": self.start.session_id, **event}, once=once)
+        self.outbox.put(event, once=once)
 
     # -- updates and the query -------------------------------------------------------------
 
@@ -298,7 +315,11 @@ class SessionWorkflow:
         if position:
             with attached(request.trace_context):
                 self._publish(
-                    {"type": "turn.queued", "turn_id": request.turn_id, "position": position}
+                    TurnQueued(
+                        session_id=self.start.session_id,
+                        turn_id=request.turn_id,
+                        position=position,
+                    )
                 )
         self.queue.append(request)
         return TurnReceipt(request.turn_id, record.status, position)

@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from services.common.events import Event
 from services.common.sessions import TurnUsage
 
 
@@ -152,8 +153,8 @@ class ToolInput:
 @dataclass
 class PublishInput:
     bus_key: str
-    # One event of services.common.events as a dict; `ts` is stamped when it is published.
-    event: dict[str, Any]
+    # `ts` is stamped when it is published.
+    event: Event
     # Makes the publish idempotent (EventBus.publish `once`); None: publish every time.
     once: str | None = None
 

@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from services.common import events
-from services.common.bus import BusEvent, InvalidEventId, decode_message, parse_id
+from services.common.bus import BusEvent, InvalidEventId, RawPublish, decode_message, parse_id
 
 
 def test_every_vocabulary_name_has_exactly_one_model() -> None:
@@ -23,7 +23,16 @@ def test_event_round_trips_through_json_with_common_fields() -> None:
     parsed = events.parse_event(event.model_dump_json())
     assert parsed == event
     assert isinstance(parsed, events.TurnCompleted)
-    assert parsed.ts.endswith("Z")
+
+
+def test_the_bus_stamps_the_time_an_event_is_logged_and_keeps_one_already_set() -> None:
+    built = events.TurnStarted(session_id="s1", turn_id="t1")  # as the workflow builds it
+    assert built.ts is None
+    logged = events.parse_event(RawPublish.of(built).data)
+    assert logged.ts is not None and logged.ts.endswith("Z")
+    assert logged.model_copy(update={"ts": None}) == built
+    rebuilt = events.TurnCancelled(session_id="s1", turn_id="t1", ts="2026-12-02T07:00:01.500Z")
+    assert events.parse_event(RawPublish.of(rebuilt).data).ts == "2026-12-02T07:00:01.500Z"
 
 
 def test_failed_turn_carries_code_and_message() -> None:
