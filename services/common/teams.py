@@ -1,6 +1,6 @@
 """The agent teams the workers serve, as `GET /v1/agents` lists them.
 
-Workers resolve their team files (services/worker/roster.py) and the tools of each team's MCP
+Workers resolve their team files (services/worker/team_files.py) and the tools of each team's MCP
 servers, and publish what they found in one Redis hash, a field per team, each with the time it
 was published. The gateway reads it there, so it needs neither the team files nor the MCP
 servers. Nothing in it is secret: no server address, header or environment value.

@@ -27,14 +27,7 @@ from temporalio.exceptions import ApplicationError, CancelledError
 from services.common.bus import EventBus
 from services.common.events import ToolResult, TurnRetry, TurnStarted
 from services.worker import metrics
-from services.worker.agents import register_team
-from services.worker.converse import run_step
-from services.worker.delivery import StepPublisher
-from services.worker.mcp_servers import McpServers
-from services.worker.roster import Team
-from services.worker.settings import WorkerSettings
-from services.worker.spans import mark_turn
-from services.worker.steps import (
+from services.worker.activity_types import (
     ConverseInput,
     ConverseResult,
     FunctionOutput,
@@ -43,6 +36,14 @@ from services.worker.steps import (
     RosterRequest,
     ToolInput,
 )
+from services.worker.agents import register_team
+from services.worker.converse import run_step
+from services.worker.delivery import StepPublisher
+from services.worker.errors import StepErrors
+from services.worker.mcp_servers import McpServers
+from services.worker.settings import WorkerSettings
+from services.worker.spans import mark_turn
+from services.worker.team_files import Team
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +56,6 @@ def roster_task_queue(task_queue: str) -> str:
     `resolve_roster` holds a session-queue slot while it waits for them, so a burst of new
     sessions must never take the slots the registration itself needs."""
     return f"{task_queue}-roster"
-
-
-class ActivityErrors:
-    UNKNOWN_TEAM = "UnknownAgentTeam"
-    TOOL_UNAVAILABLE = "ToolUnavailable"
 
 
 @contextlib.asynccontextmanager
@@ -91,7 +87,7 @@ def known_team(mcp: McpServers, name: str) -> Team:
     if team is None:
         raise ApplicationError(
             f"unknown agent team {name!r}; known: {mcp.teams.names()}",
-            type=ActivityErrors.UNKNOWN_TEAM,
+            type=StepErrors.UNKNOWN_TEAM,
             non_retryable=True,
         )
     return team
@@ -222,7 +218,7 @@ class SessionActivities:
             raise ApplicationError(
                 f"MCP server {self.mcp.label(request)} failed on {call.name}: "
                 f"{type(exc).__name__}: {exc}",
-                type=ActivityErrors.TOOL_UNAVAILABLE,
+                type=StepErrors.TOOL_UNAVAILABLE,
             ) from exc
         return FunctionOutput(call.call_id, call.name, result_text(result), result.is_error)
 
@@ -279,7 +275,8 @@ class SessionActivities:
             )
         except WorkflowFailureError as exc:
             raise ApplicationError(
-                f"registering the agent team failed: {exc.cause}", type="RosterFailed"
+                f"registering the agent team failed: {exc.cause}",
+                type=StepErrors.TEAM_REGISTRATION_FAILED,
             ) from exc
         self._rosters[request.team] = (time.monotonic(), roster)
         return roster

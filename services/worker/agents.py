@@ -19,9 +19,9 @@ from typing import Any
 from mistralai.client import Mistral
 from mistralai.client import models as m
 
+from services.worker.activity_types import AgentRef, Roster
 from services.worker.mcp_servers import McpServers
-from services.worker.roster import AgentSpec, Team
-from services.worker.steps import AgentRef, Roster
+from services.worker.team_files import AgentSpec, Team
 from services.worker.team_tools import TeamTools, list_team_tools
 
 METADATA_TEAM = "durable_agents_team"

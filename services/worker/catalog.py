@@ -17,7 +17,7 @@ from typing import Any
 
 from services.common.teams import AgentInfo, McpServerInfo, TeamInfo, ToolInfo, publish_teams
 from services.worker.mcp_servers import McpServers
-from services.worker.roster import BUILTIN_TOOLS, HttpServer, Team
+from services.worker.team_files import BUILTIN_TOOLS, HttpServer, Team
 from services.worker.team_tools import TeamTool, TeamTools, builtin, list_team_tools
 
 log = logging.getLogger(__name__)

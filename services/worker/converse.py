@@ -25,15 +25,16 @@ from temporalio.exceptions import ApplicationError
 
 from services.common.events import AgentHandoff, Event, MessageDelta, ToolCall, ToolResult
 from services.common.sessions import TurnUsage
-from services.worker.model import ModelErrors, classify, lost
-from services.worker.spans import model_span, record_answer
-from services.worker.steps import (
+from services.worker.activity_types import (
     ConverseInput,
     ConverseResult,
     FunctionCall,
     PriorEntry,
     json_object,
 )
+from services.worker.errors import StepErrors
+from services.worker.mistral_client import classify, lost
+from services.worker.spans import model_span, record_answer
 
 
 class Publisher(Protocol):
@@ -60,12 +61,12 @@ class StepState:
     def result(self) -> ConverseResult:
         if self.conversation_id is None:
             raise ApplicationError(
-                "the model stream never started a conversation", type=ModelErrors.UNAVAILABLE
+                "the model stream never started a conversation", type=StepErrors.MODEL_UNAVAILABLE
             )
         if self.usage is None:
             raise ApplicationError(
                 "the model stream ended before conversation.response.done",
-                type=ModelErrors.UNAVAILABLE,
+                type=StepErrors.MODEL_UNAVAILABLE,
             )
         return ConverseResult(
             conversation_id=self.conversation_id,
@@ -255,7 +256,7 @@ class StepRelay:
             raise ApplicationError(
                 f"Mistral failed mid-stream (code {data.code}): {data.message}",
                 {"code": data.code},
-                type=ModelErrors.STREAM_ERROR,
+                type=StepErrors.MODEL_STREAM_ERROR,
             )
 
     async def announce_calls(self) -> None:

@@ -19,8 +19,10 @@ from typing import Any
 from mcp.client.stdio import StdioServerParameters
 from mcp.types import CallToolResult, TextContent, Tool
 
+from services.worker.activity_types import ToolInput
 from services.worker.mcp_tools import HttpTransport, McpTools, StdioTransport, Transport
-from services.worker.roster import (
+from services.worker.settings import WorkerSettings
+from services.worker.team_files import (
     HttpServer,
     Lookup,
     StdioServer,
@@ -31,8 +33,6 @@ from services.worker.roster import (
     load_teams,
     split_ref,
 )
-from services.worker.settings import WorkerSettings
-from services.worker.steps import ToolInput
 
 # What a command may need from the worker's environment beyond the SDK's minimal set.
 PASSED_ENV = ("LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "SSL_CERT_FILE", "SSL_CERT_DIR")

@@ -20,7 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from services.common.events import Event
     from services.common.turn_trace import attached, current_carrier
     from services.worker.activities import SessionActivities
-    from services.worker.steps import PublishInput
+    from services.worker.activity_types import PublishInput
 
 # Kept while the bus is down; past this the oldest are dropped (a very long outage costs
 # replay of old events, never a turn: turn records stay in the workflow).

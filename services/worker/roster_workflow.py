@@ -14,7 +14,7 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from services.worker.activities import ROSTER_WORKFLOW, SessionActivities
-    from services.worker.steps import Roster, RosterRequest
+    from services.worker.activity_types import Roster, RosterRequest
 
 
 @workflow.defn(name=ROSTER_WORKFLOW)

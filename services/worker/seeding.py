@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from services.common.sessions import TurnRecord
-from services.worker.steps import FunctionCall, FunctionOutput, PriorEntry
+from services.worker.activity_types import FunctionCall, FunctionOutput, PriorEntry
 
 SEED_TURNS = 20
 SEED_CHARS = 48_000

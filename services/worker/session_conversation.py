@@ -21,11 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from services.common.sessions import TurnRecord, TurnRequest
     from services.worker import seeding
     from services.worker.activities import SessionActivities
-    from services.worker.model import ModelErrors
-    from services.worker.session_limits import HEARTBEAT, MAX_RESETS, MODEL_RETRY
-    from services.worker.session_state import Carry
-    from services.worker.session_tools import Publish
-    from services.worker.steps import (
+    from services.worker.activity_types import (
         Anchor,
         ConverseInput,
         ConverseResult,
@@ -34,6 +30,10 @@ with workflow.unsafe.imports_passed_through():
         Roster,
         StepContext,
     )
+    from services.worker.errors import StepErrors
+    from services.worker.session_limits import HEARTBEAT, MAX_RESETS, MODEL_RETRY
+    from services.worker.session_state import Carry
+    from services.worker.session_tools import Publish
 
 # The session's team; with True, registered again (Mistral lost one of its agents).
 Team = Callable[[bool], Awaitable[Roster]]
@@ -70,11 +70,11 @@ class SessionConversation:
             except ActivityError as err:
                 cause = err.cause
                 kind = cause.type if isinstance(cause, ApplicationError) else None
-                if kind not in (ModelErrors.CONVERSATION_LOST, ModelErrors.AGENT_LOST):
+                if kind not in (StepErrors.CONVERSATION_LOST, StepErrors.AGENT_LOST):
                     raise
                 if resets == MAX_RESETS:
                     raise
-                if kind == ModelErrors.AGENT_LOST:
+                if kind == StepErrors.AGENT_LOST:
                     await team(True)
                 prior = self._begin_again(request, step, tool_steps, history, str(cause))
                 continue

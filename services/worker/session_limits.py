@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from temporalio.common import RetryPolicy
 
-from services.worker.model import ModelErrors
+from services.worker.errors import StepErrors
 
 MAX_STEPS = 8
 KEEP_RECORDS = 50
@@ -24,7 +24,7 @@ MODEL_RETRY = RetryPolicy(
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=10),
     maximum_attempts=6,
-    non_retryable_error_types=[ModelErrors.REJECTED],
+    non_retryable_error_types=[StepErrors.MODEL_REJECTED],
 )
 TOOL_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=300),

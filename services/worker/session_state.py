@@ -8,14 +8,11 @@ import json
 from dataclasses import dataclass, field
 
 from pydantic import TypeAdapter
-from temporalio.exceptions import ActivityError, ApplicationError
 
-from services.common.sessions import ToolCallRecord, TurnError, TurnRecord, TurnRequest
-from services.worker.activities import ActivityErrors
-from services.worker.model import ModelErrors
+from services.common.sessions import ToolCallRecord, TurnRecord, TurnRequest
+from services.worker.activity_types import Anchor, FunctionCall, FunctionOutput, Roster
 from services.worker.outbox import OutboxItem
 from services.worker.session_limits import KEEP_RECORDS, KEEP_RECORDS_BYTES
-from services.worker.steps import Anchor, FunctionCall, FunctionOutput, Roster
 
 # What a turn record keeps of its function calls for the transcript: the first calls, each text
 # shortened. Records travel in every status answer and across continue-as-new (within
@@ -85,19 +82,3 @@ def tool_call_records(
         for call, output in zip(calls, outputs, strict=False)
     ]
     return [*kept, *added][:KEEP_TOOL_CALLS]
-
-
-def turn_error(err: BaseException) -> TurnError:
-    cause = err.cause if isinstance(err, ActivityError) and err.cause is not None else err
-    if isinstance(cause, ApplicationError):
-        code = {
-            ModelErrors.REJECTED: "model_rejected",
-            ModelErrors.RATE_LIMITED: "model_rate_limited",
-            ModelErrors.UNAVAILABLE: "model_unavailable",
-            ModelErrors.STREAM_ERROR: "model_error",
-            ModelErrors.CONVERSATION_LOST: "conversation_lost",
-            ModelErrors.AGENT_LOST: "agent_unavailable",
-            ActivityErrors.TOOL_UNAVAILABLE: "tool_unavailable",
-        }.get(cause.type or "", cause.type or "error")
-        return TurnError(code, cause.message)
-    return TurnError("error", str(cause))

@@ -14,9 +14,9 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from services.worker.activities import SessionActivities
+    from services.worker.activity_types import Roster, RosterRequest
+    from services.worker.errors import StepErrors, turn_error
     from services.worker.session_limits import ROSTER_PATIENCE, ROSTER_RETRY
-    from services.worker.session_state import turn_error
-    from services.worker.steps import Roster, RosterRequest
 
 # Histories recorded before the roster became a local activity replay the regular activity.
 ROSTER_LOCAL_PATCH = "roster-local-activity"
@@ -62,6 +62,6 @@ class SessionTeam:
         except (ActivityError, ApplicationError) as err:
             raise ApplicationError(
                 f"the agent team {self.team!r} could not be registered: {turn_error(err).message}",
-                type="agent_unavailable",
+                type=StepErrors.TEAM_UNAVAILABLE,
                 non_retryable=True,
             ) from err

@@ -20,14 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from services.common.sessions import SessionStart
     from services.worker import metrics
     from services.worker.activities import SessionActivities, tool_result_once
-    from services.worker.session_limits import (
-        HEARTBEAT,
-        NOT_RUN,
-        STOPPED_WHILE_RUNNING,
-        TOOL_RETRY,
-    )
-    from services.worker.session_state import PendingApproval
-    from services.worker.steps import (
+    from services.worker.activity_types import (
         FunctionCall,
         FunctionOutput,
         Roster,
@@ -35,6 +28,13 @@ with workflow.unsafe.imports_passed_through():
         ToolInput,
         json_object,
     )
+    from services.worker.session_limits import (
+        HEARTBEAT,
+        NOT_RUN,
+        STOPPED_WHILE_RUNNING,
+        TOOL_RETRY,
+    )
+    from services.worker.session_state import PendingApproval
 
 
 class Publish(Protocol):

@@ -62,6 +62,10 @@ with workflow.unsafe.imports_passed_through():
     )
     from services.common.turn_trace import attached, turn_context
     from services.worker import metrics, seeding
+    from services.worker.activity_types import (
+        PriorEntry,
+    )
+    from services.worker.errors import StepErrors, turn_error
     from services.worker.outbox import Outbox
     from services.worker.session_conversation import SessionConversation
     from services.worker.session_limits import (
@@ -74,13 +78,9 @@ with workflow.unsafe.imports_passed_through():
         Carry,
         carried_records,
         tool_call_records,
-        turn_error,
     )
     from services.worker.session_team import SessionTeam
     from services.worker.session_tools import TurnTools
-    from services.worker.steps import (
-        PriorEntry,
-    )
 
 # The session's title (its first message) in the workflow's memo, where the gateway's list of
 # sessions reads it: an upsert is a history event that older histories do not have.
@@ -259,7 +259,7 @@ class SessionWorkflow:
             tool_steps += seeding.tool_step(calls, owed)
         raise ApplicationError(
             f"the agents asked for tools {MAX_STEPS} times without answering",
-            type="step_limit",
+            type=StepErrors.STEP_LIMIT,
             non_retryable=True,
         )
 

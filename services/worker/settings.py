@@ -27,7 +27,7 @@ class WorkerSettings(RedisSettings, McpAuthSettings):
     mistral_server_url: str | None = None
     mistral_simulator_url: str = SIMULATOR_URL
     mcp_server_url: str = "http://127.0.0.1:9000/mcp"
-    # One YAML file per agent team (services/worker/roster.py).
+    # One YAML file per agent team (services/worker/team_files.py).
     agent_teams_dir: Path = DEFAULT_TEAMS_DIR
     # The model of every agent whose team file names none (the cookbook's).
     agent_model: str = "mistral-medium-2505"

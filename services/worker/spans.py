@@ -18,7 +18,7 @@ from temporalio.exceptions import ApplicationError
 
 from services.common.logs import set_ids
 from services.common.sessions import TurnUsage
-from services.worker.steps import ConverseInput
+from services.worker.activity_types import ConverseInput
 
 TRACER = trace.get_tracer("services.worker")
 

@@ -15,7 +15,7 @@ from typing import Any
 from mcp.types import Tool
 
 from services.worker.mcp_servers import McpServers
-from services.worker.roster import BUILTIN_TOOLS, AgentSpec, Team, split_ref
+from services.worker.team_files import BUILTIN_TOOLS, AgentSpec, Team, split_ref
 
 _NOT_IN_NAME = re.compile(r"[^a-zA-Z0-9_-]")
 BUILTIN_DESCRIPTIONS = {

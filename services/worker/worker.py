@@ -22,7 +22,7 @@ from services.common.redis_client import check_redis, redis_client
 from services.worker.activities import SessionActivities, roster_task_queue
 from services.worker.catalog import publishing_teams
 from services.worker.mcp_servers import McpServers
-from services.worker.model import make_client, warm_up
+from services.worker.mistral_client import make_client, warm_up
 from services.worker.roster_workflow import RosterWorkflow
 from services.worker.session_workflow import SessionWorkflow
 from services.worker.settings import WorkerSettings

@@ -12,10 +12,10 @@ from temporalio.testing import ActivityEnvironment
 from services.common.bus import EventBus
 from services.common.sessions import bus_key
 from services.worker.activities import SessionActivities
+from services.worker.activity_types import FunctionCall, PublishInput, StepContext, ToolInput
 from services.worker.mcp_servers import McpServers
-from services.worker.model import make_client
+from services.worker.mistral_client import make_client
 from services.worker.settings import WorkerSettings
-from services.worker.steps import FunctionCall, PublishInput, StepContext, ToolInput
 
 
 async def test_a_retried_attempt_does_not_publish_its_event_twice(

@@ -22,10 +22,11 @@ from temporalio.testing import ActivityEnvironment
 from scripts.stack.processes import ManagedProcess, apoll, http_ok
 from services.mcp_server.app import create_app
 from services.mcp_server.settings import McpServerSettings
-from services.worker.activities import ActivityErrors, SessionActivities
+from services.worker.activities import SessionActivities
+from services.worker.activity_types import FunctionCall, StepContext, ToolInput
+from services.worker.errors import StepErrors
 from services.worker.mcp_servers import McpServers
 from services.worker.mcp_tools import HttpTransport, McpAuthError, McpTools, McpUnavailable
-from services.worker.steps import FunctionCall, StepContext, ToolInput
 from tests.fixtures.mcp_server import MCP_TEST_TOKEN, McpServerProcess, start_mcp_server
 from tests.fixtures.worker import worker_settings
 from tests.integration.common.tcp_path import TcpPath
@@ -140,7 +141,7 @@ async def test_a_restarted_server_gets_a_new_session_and_the_outage_fails_fast(
                 with pytest.raises(ApplicationError) as down:
                     async with asyncio.timeout(PROMPT_S):
                         await call()
-                assert down.value.type == ActivityErrors.TOOL_UNAVAILABLE
+                assert down.value.type == StepErrors.TOOL_UNAVAILABLE
                 assert isinstance(down.value.__cause__, McpUnavailable)
             await asyncio.to_thread(restart, server)
             await call()

@@ -12,8 +12,8 @@ from temporalio.client import Client
 
 from services.worker.agents import METADATA_HASH, register_team
 from services.worker.mcp_servers import McpServers
-from services.worker.roster import Team
 from services.worker.settings import WorkerSettings
+from services.worker.team_files import Team
 from tests.fixtures.mistral_sim import MistralSim, start_mistral_sim
 from tests.fixtures.worker import running_worker
 

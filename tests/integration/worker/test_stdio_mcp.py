@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 
 from scripts.stack.processes import apoll
+from services.worker.activity_types import FunctionCall, StepContext, ToolInput
 from services.worker.catalog import team_info
 from services.worker.mcp_servers import McpServers
 from services.worker.mcp_tools import McpUnavailable
-from services.worker.roster import TeamSet, load_teams, parse_team
 from services.worker.settings import DEFAULT_TEAMS_DIR
-from services.worker.steps import FunctionCall, StepContext, ToolInput
+from services.worker.team_files import TeamSet, load_teams, parse_team
 from services.worker.team_tools import TeamTools, list_team_tools
 
 SERVER = Path(__file__).with_name("stdio_server.py")

@@ -37,9 +37,7 @@ from services.common.sessions import (
     TurnUsage,
     workflow_id,
 )
-from services.worker.activities import ActivityErrors
-from services.worker.session_workflow import SessionWorkflow
-from services.worker.steps import (
+from services.worker.activity_types import (
     AgentRef,
     ConverseInput,
     ConverseResult,
@@ -50,6 +48,8 @@ from services.worker.steps import (
     RosterRequest,
     ToolInput,
 )
+from services.worker.errors import StepErrors
+from services.worker.session_workflow import SessionWorkflow
 
 ENTRY = AgentRef("router-agent", "ag_router", 1)
 
@@ -70,7 +70,9 @@ class FakeSide:
     async def resolve_roster(self, request: RosterRequest) -> Roster:
         self.roster_calls += 1
         if self.roster_calls <= self.roster_failures:
-            raise ApplicationError("MCP is down", type="RosterFailed", non_retryable=True)
+            raise ApplicationError(
+                "MCP is down", type=StepErrors.TEAM_REGISTRATION_FAILED, non_retryable=True
+            )
         return Roster(
             team=request.team,
             entry=ENTRY,
@@ -97,7 +99,7 @@ class FakeSide:
         self.tools_run.append(request.call.name)
         await asyncio.sleep(0.2)
         raise ApplicationError(
-            "lookup is down", type=ActivityErrors.TOOL_UNAVAILABLE, non_retryable=True
+            "lookup is down", type=StepErrors.TOOL_UNAVAILABLE, non_retryable=True
         )
 
     @activity.defn(name="publish_event")

@@ -16,13 +16,13 @@ from services.common.sessions import (
 )
 from services.gateway.routes.listing import tool_call_out
 from services.gateway.session_list import Cursor, base_query
+from services.worker.activity_types import FunctionCall, FunctionOutput
 from services.worker.session_state import (
     KEEP_ARGUMENTS_CHARS,
     KEEP_RESULT_CHARS,
     KEEP_TOOL_CALLS,
     tool_call_records,
 )
-from services.worker.steps import FunctionCall, FunctionOutput
 
 
 def records(count: int) -> list[TurnRecord]:

@@ -6,10 +6,10 @@ from mistralai.client import models as m
 
 from services.common.sessions import TurnRecord
 from services.worker import seeding
+from services.worker.activity_types import ConverseInput, FunctionOutput, PriorEntry, StepContext
 from services.worker.converse import request_inputs
 from services.worker.session_limits import KEEP_RECORDS_BYTES
 from services.worker.session_state import carried_records
-from services.worker.steps import ConverseInput, FunctionOutput, PriorEntry, StepContext
 
 
 def record(n: int, status: str = "completed", size: int = 10) -> TurnRecord:

@@ -1,5 +1,5 @@
-"""Team files (services/worker/roster.py): the shipped ones load, and each kind of bad file stops
-the worker with one line naming the file and the field."""
+"""Team files (services/worker/team_files.py): the shipped ones load, and each kind of bad file
+stops the worker with one line naming the file and the field."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from services.common.settings import ConfigError
-from services.worker.roster import (
+from services.worker.settings import DEFAULT_TEAMS_DIR, WorkerSettings
+from services.worker.team_files import (
     HttpServer,
     StdioServer,
     Team,
@@ -18,7 +19,6 @@ from services.worker.roster import (
     load_teams,
     parse_team,
 )
-from services.worker.settings import DEFAULT_TEAMS_DIR, WorkerSettings
 
 NO_ENV: dict[str, str] = {}
 ENV = {"MCP_SERVER_URL": "http://mcp:9000/mcp", "MCP_AUTH_TOKEN": "s3cret-token-0123456789"}

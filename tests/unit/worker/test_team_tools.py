@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from mcp.types import Tool, ToolAnnotations
 
+from services.worker.activity_types import FunctionCall, StepContext, ToolInput
 from services.worker.catalog import describe
 from services.worker.mcp_servers import McpServers, UnknownTool
-from services.worker.roster import Team, TeamSet, parse_team
-from services.worker.steps import FunctionCall, StepContext, ToolInput
+from services.worker.team_files import Team, TeamSet, parse_team
 from services.worker.team_tools import TeamTools
 
 TEAM = """

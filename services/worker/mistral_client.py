@@ -17,24 +17,15 @@ from mistralai.client.errors import MistralError
 from temporalio.exceptions import ApplicationError
 
 from services.worker import sdk_models
+from services.worker.errors import StepErrors
 from services.worker.settings import WorkerSettings
-
-
-class ModelErrors:
-    RATE_LIMITED = "ModelRateLimited"
-    REJECTED = "ModelRequestRejected"  # 4xx: retrying cannot help
-    UNAVAILABLE = "ModelUnavailable"  # 5xx, 409, connection failures, dropped streams
-    STREAM_ERROR = "ModelStreamError"  # conversation.response.error mid-stream
-    # 404s that a session mends by itself (a new conversation, the team registered again).
-    CONVERSATION_LOST = "ConversationLost"
-    AGENT_LOST = "AgentLost"
 
 
 def lost(error: BaseException, what: str) -> ApplicationError | None:
     """A Mistral 404 as the loss of `what` ("conversation" or "agent"), else None."""
     if not (isinstance(error, MistralError) and error.status_code == 404):
         return None
-    kind = ModelErrors.CONVERSATION_LOST if what == "conversation" else ModelErrors.AGENT_LOST
+    kind = StepErrors.CONVERSATION_LOST if what == "conversation" else StepErrors.AGENT_LOST
     return ApplicationError(
         f"Mistral no longer knows the session's {what}: {_summary(error)}",
         {"status": 404},
@@ -83,20 +74,20 @@ def classify(error: BaseException) -> ApplicationError:
             return ApplicationError(
                 _summary(error),
                 details,
-                type=ModelErrors.RATE_LIMITED,
+                type=StepErrors.MODEL_RATE_LIMITED,
                 next_retry_delay=retry_after(error.headers) or timedelta(seconds=1),
             )
         if status in NON_RETRYABLE_STATUSES:
             return ApplicationError(
-                _summary(error), details, type=ModelErrors.REJECTED, non_retryable=True
+                _summary(error), details, type=StepErrors.MODEL_REJECTED, non_retryable=True
             )
-        return ApplicationError(_summary(error), details, type=ModelErrors.UNAVAILABLE)
+        return ApplicationError(_summary(error), details, type=StepErrors.MODEL_UNAVAILABLE)
     if isinstance(error, httpx2.HTTPError | OSError | TimeoutError):
         return ApplicationError(
             f"Mistral could not be reached or dropped the stream: {type(error).__name__}: {error}",
-            type=ModelErrors.UNAVAILABLE,
+            type=StepErrors.MODEL_UNAVAILABLE,
         )
-    return ApplicationError(f"{type(error).__name__}: {error}", type=ModelErrors.UNAVAILABLE)
+    return ApplicationError(f"{type(error).__name__}: {error}", type=StepErrors.MODEL_UNAVAILABLE)
 
 
 WARM_MODELS = (
