@@ -36,8 +36,6 @@ with workflow.unsafe.imports_passed_through():
         CANCEL_TURN,
         DECIDE_APPROVAL,
         END_SESSION,
-        MAX_INPUT_CHARS,
-        MAX_QUEUED_TURNS,
         SESSION_WORKFLOW,
         STATUS_QUERY,
         SUBMIT_TURN,
@@ -47,7 +45,6 @@ with workflow.unsafe.imports_passed_through():
         CancelReceipt,
         CancelRequest,
         EndRequest,
-        SessionErrors,
         SessionStart,
         SessionStatus,
         TranscriptPage,
@@ -72,6 +69,12 @@ with workflow.unsafe.imports_passed_through():
         APPROVAL_GRACE,
         KEEP_SEEN_IDS,
         MAX_STEPS,
+    )
+    from services.worker.session_rules import (
+        check_cancel,
+        check_turn,
+        duplicate_receipt,
+        unknown_approval,
     )
     from services.worker.session_state import (
         CARRY,
@@ -296,7 +299,7 @@ class SessionWorkflow:
     async def submit_turn(self, request: TurnRequest) -> TurnReceipt:
         existing = self.records.get(request.turn_id)
         if existing is not None or request.turn_id in self.seen:
-            return self._duplicate_receipt(request.turn_id)
+            return duplicate_receipt(request.turn_id, self.records, self.queue)
         self.seen.append(request.turn_id)
         record = self.records[request.turn_id] = self._new_record(request)
         if self.title is None and workflow.patched(TITLE_PATCH):
@@ -328,39 +331,7 @@ class SessionWorkflow:
     def _validate_turn(self, request: TurnRequest) -> None:
         if request.turn_id in self.records or request.turn_id in self.seen:
             return  # a retry: answered with the original receipt
-        if self.ended:
-            raise ApplicationError("the session has ended", type=SessionErrors.ENDED)
-        if not request.input.strip():
-            raise ApplicationError("input is empty", type=SessionErrors.INVALID_INPUT)
-        if len(request.input) > MAX_INPUT_CHARS:
-            raise ApplicationError(
-                f"input is {len(request.input)} characters; at most {MAX_INPUT_CHARS}",
-                type=SessionErrors.INPUT_TOO_LARGE,
-            )
-        if request.on_busy not in ("enqueue", "reject", "interrupt"):
-            raise ApplicationError(
-                "on_busy must be enqueue, reject or interrupt", type=SessionErrors.INVALID_INPUT
-            )
-        if request.on_busy == "reject" and (self.running is not None or self.queue):
-            raise ApplicationError(
-                f"turn {self.running or self.queue[0].turn_id} is still running",
-                type=SessionErrors.BUSY,
-            )
-        if len(self.queue) >= MAX_QUEUED_TURNS:
-            raise ApplicationError(
-                f"{len(self.queue)} turns already wait in this session; retry when one is done",
-                type=SessionErrors.QUEUE_FULL,
-            )
-
-    def _duplicate_receipt(self, turn_id: str) -> TurnReceipt:
-        record = self.records.get(turn_id)
-        status = record.status if record is not None else "completed"
-        position: int | None = None
-        if status == "queued":
-            position = next((i + 1 for i, r in enumerate(self.queue) if r.turn_id == turn_id), None)
-        elif status == "running":
-            position = 0
-        return TurnReceipt(turn_id, status, position, duplicate=True)
+        check_turn(request, ended=self.ended, running=self.running, queue=self.queue)
 
     def _cancel_running(self, reason: str) -> None:
         if self.turn_task is not None and not self.turn_task.done():
@@ -381,13 +352,7 @@ class SessionWorkflow:
 
     @cancel_turn.validator
     def _validate_cancel(self, request: CancelRequest) -> None:
-        record = self.records.get(request.turn_id)
-        if record is None:
-            raise ApplicationError(f"no turn {request.turn_id}", type=SessionErrors.UNKNOWN_TURN)
-        if record.status not in ("queued", "running"):
-            raise ApplicationError(
-                f"turn {request.turn_id} already {record.status}", type=SessionErrors.TURN_FINISHED
-            )
+        check_cancel(request.turn_id, self.records.get(request.turn_id))
 
     @workflow.update(name=DECIDE_APPROVAL)
     async def decide_approval(self, decision: ApprovalDecision) -> None:
@@ -400,10 +365,10 @@ class SessionWorkflow:
                 lambda: decision.approval_id in approvals, timeout=APPROVAL_GRACE
             )
         except TimeoutError:
-            raise _unknown_approval(decision.approval_id) from None
+            raise unknown_approval(decision.approval_id) from None
         pending = approvals[decision.approval_id]
         if pending.approved is not None:
-            raise _unknown_approval(decision.approval_id)
+            raise unknown_approval(decision.approval_id)
         pending.approved, pending.reason = decision.approve, decision.reason
 
     @decide_approval.validator
@@ -412,7 +377,7 @@ class SessionWorkflow:
         decided = pending is not None and pending.approved is not None
         # Unknown while no turn runs: nothing can be about to ask for it.
         if decided or (pending is None and self.running is None):
-            raise _unknown_approval(decision.approval_id)
+            raise unknown_approval(decision.approval_id)
 
     @workflow.update(name=END_SESSION)
     async def end_session(self, request: EndRequest) -> None:
@@ -446,9 +411,3 @@ class SessionWorkflow:
     @workflow.query(name=TRANSCRIPT_QUERY)
     def transcript(self, request: TranscriptRequest) -> TranscriptPage:
         return transcript_page(list(self.records.values()), request)
-
-
-def _unknown_approval(approval_id: str) -> ApplicationError:
-    return ApplicationError(
-        f"no pending approval {approval_id}", type=SessionErrors.UNKNOWN_APPROVAL
-    )
