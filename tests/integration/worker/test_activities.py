@@ -10,6 +10,7 @@ import redis.asyncio as aioredis
 from temporalio.testing import ActivityEnvironment
 
 from services.common.bus import EventBus
+from services.common.events import TurnCompleted
 from services.common.sessions import bus_key
 from services.worker.activities import SessionActivities
 from services.worker.activity_types import FunctionCall, PublishInput, StepContext, ToolInput
@@ -31,7 +32,7 @@ async def test_a_retried_attempt_does_not_publish_its_event_twice(
     context = StepContext(bus_key=key, session_id=sid, turn_id="turn_1", step=1)
     call = FunctionCall("call_1", "daily_progress", '{"user_query": "how am I doing?"}')
     tool = ToolInput(context=context, call=call, tenant_id="t1", user_id=f"u-{sid}")
-    done = {"type": "turn.completed", "session_id": sid, "turn_id": "turn_1", "output": "ok"}
+    done = TurnCompleted(session_id=sid, turn_id="turn_1", output="ok")
     try:
         env = ActivityEnvironment()
         outputs = [await env.run(activities.call_tool, tool) for _ in range(2)]

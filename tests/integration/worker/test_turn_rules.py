@@ -104,7 +104,7 @@ class FakeSide:
 
     @activity.defn(name="publish_event")
     async def publish_event(self, request: PublishInput) -> str:
-        self.events.append(request.event)
+        self.events.append(request.event.model_dump())
         return f"{len(self.events)}-0"
 
 
