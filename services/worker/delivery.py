@@ -1,6 +1,6 @@
 """Publishing from activities: the bus is delivery, so a failed publish never decides a step.
 
-DESIGN.md ("Faults"): the workflow is the record of truth. A step whose events cannot reach
+docs/architecture.md#faults: the workflow is the record of truth. A step whose events cannot reach
 Redis goes on (the model's answer and the tool's effect are what matter, and the workflow
 publishes the turn's end once the bus is back); clients learn what they missed from a
 `stream.gap` published as soon as the bus answers again.

@@ -1,6 +1,6 @@
 """The session workflow's events on their way to the bus: in order, kept until delivered.
 
-DESIGN.md ("Faults"): the workflow is the record of truth and the bus is delivery, so a publish
+Faults (docs/architecture.md): the workflow is the record of truth, the bus delivery, so a publish
 never decides a turn. The workflow puts an event here and goes on; one task delivers them in
 order through the `publish_event` local activity and, while Redis is down, keeps them (across
 continue-as-new too) and tries again with a growing pause. Each event has a `once` key fixed

@@ -39,7 +39,7 @@ ROSTER_RETRY = RetryPolicy(
 )
 # How long a turn waits for its team to be registered (MCP or Mistral may be coming back).
 ROSTER_PATIENCE = timedelta(seconds=45)
-# Short: a dead worker must show within seconds (platform notes: kill -> retry ~ this + sticky).
+# Short: a dead worker shows within this + worker.py's sticky 1 s (docs/architecture.md#faults).
 HEARTBEAT = timedelta(seconds=3)
 # How long a decision for an approval this worker has not (re)created yet waits for it.
 APPROVAL_GRACE = timedelta(seconds=5)

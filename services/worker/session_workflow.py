@@ -1,4 +1,4 @@
-"""One long-lived workflow per chat session (DESIGN.md, "A turn, end to end").
+"""One long-lived workflow per chat session (docs/architecture.md#a-turn-end-to-end).
 
 Turns arrive as `submit_turn` Updates and run one at a time: each model round trip is a
 `converse` activity and each function call a `call_tool` activity (in parallel when the model
@@ -7,7 +7,7 @@ conversation. The anchor moves with every completed step, so a cancelled or fail
 what it finished (tool results included): the next turn restarts from there, never meeting a
 locked or half-finished conversation. What Mistral lost (a conversation, an agent) is replaced,
 seeded from the turn records; a team that could not be registered is registered again; and
-events go through an outbox, so the bus never decides a turn (DESIGN.md, "Faults").
+events go through an outbox, so the bus never decides a turn (docs/architecture.md#faults).
 """
 
 from __future__ import annotations

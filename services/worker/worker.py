@@ -127,7 +127,7 @@ async def build_worker(
             activities.resolve_roster,
         ],
         max_concurrent_activities=settings.max_concurrent_activities,
-        # Fast failover when a worker dies (platform notes: ~2 s heartbeat + ~1 s sticky).
+        # Fast failover when a worker dies (HEARTBEAT + this 1 s: docs/architecture.md#faults).
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=1),
         # Heartbeats carry cancellation back: keep them frequent so a cancel lands in < 1 s.
         max_heartbeat_throttle_interval=timedelta(milliseconds=500),

