@@ -67,6 +67,27 @@ def test_no_comment_or_doc_cites_a_file_outside_the_repository() -> None:
     assert offending == []
 
 
+def test_every_file_the_architecture_page_names_exists() -> None:
+    """The page tells the turn's story by module: a module renamed or moved must not leave it
+    naming one that is gone. A path is read from the page's folder, from the root, or as the
+    end of one of the repository's paths (`routes/events.py`, `outbox.py`)."""
+    text = ARCHITECTURE.read_text()
+    named = set(re.findall(r"`([A-Za-z0-9_./-]+\.(?:py|md|yaml|yml|sh))`", text))
+    named |= set(re.findall(r"\]\(([A-Za-z0-9_./-]+\.md)[)#]", text))
+    assert {"services/gateway/routes/sessions.py", "session_rules.py"} <= named  # scan sanity
+    own = [f"/{path.relative_to(ROOT).as_posix()}" for path in scanned_files()]
+    missing = sorted(
+        name
+        for name in named
+        if not (
+            (ARCHITECTURE.parent / name).exists()
+            or (ROOT / name).exists()
+            or any(path.endswith(f"/{name}") for path in own)
+        )
+    )
+    assert missing == []
+
+
 def test_the_anchor_of_a_heading() -> None:
     assert anchor("A turn, end to end") == "a-turn-end-to-end"
     assert anchor("The services") == "the-services"
