@@ -8,8 +8,9 @@ retryability the workflow and Temporal's retry policy act on.
 from __future__ import annotations
 
 import email.utils
+import math
 import time
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import httpx2
 from mistralai.client import Mistral
@@ -47,17 +48,27 @@ def make_client(settings: WorkerSettings) -> Mistral:
 
 
 def retry_after(headers: httpx2.Headers) -> timedelta | None:
+    """The wait a Retry-After header asks for (seconds or an HTTP date), None when it names none.
+
+    A header that is neither must not turn a 429 into a crash of its classification.
+    """
     value = headers.get("retry-after")
     if not value:
         return None
     try:
-        return timedelta(seconds=max(0.0, float(value)))
+        seconds = float(value)
     except ValueError:
-        pass
-    parsed = email.utils.parsedate_to_datetime(value)
-    if parsed is None:
+        try:
+            parsed = email.utils.parsedate_to_datetime(value)
+        except (ValueError, TypeError):
+            return None
+        if parsed.tzinfo is None:  # "-0000" or no zone: an HTTP date is GMT, not local time
+            parsed = parsed.replace(tzinfo=UTC)
+        seconds = parsed.timestamp() - time.time()
+    try:
+        return timedelta(seconds=max(0.0, seconds)) if math.isfinite(seconds) else None
+    except OverflowError:
         return None
-    return timedelta(seconds=max(0.0, parsed.timestamp() - time.time()))
 
 
 def _summary(error: MistralError) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import httpx2
@@ -135,3 +136,23 @@ def test_only_a_404_is_lost() -> None:
     assert lost(http_error(410), "conversation") is None
     assert lost(http_error(500), "agent") is None
     assert lost(OSError("404"), "conversation") is None
+
+
+@pytest.mark.parametrize("value", ["soon", "1.5e3s", "Fri, 99 Foo 2027", "inf", "nan", "1e20"])
+def test_a_garbage_retry_after_is_no_wait(value: str) -> None:
+    assert retry_after(httpx2.Headers({"Retry-After": value})) is None
+    error = classify(http_error(429, **{"Retry-After": value}))
+    assert error.type == ModelErrors.RATE_LIMITED
+    assert error.next_retry_delay == timedelta(seconds=1)
+
+
+@pytest.mark.usefixtures("frozen_clock")
+def test_an_http_date_without_a_zone_is_gmt(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        no_zone = "Fri, 15 Jan 2027 08:00:30 -0000"
+        assert retry_after(httpx2.Headers({"Retry-After": no_zone})) == timedelta(seconds=30)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
