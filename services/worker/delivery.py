@@ -114,7 +114,14 @@ class StepPublisher:
     async def _send_queued(self) -> None:
         while self._queue:
             batch, self._queue = self._queue, []
-            published = await self._send(batch)
+            try:
+                published = await self._send(batch)
+            except Exception:
+                # Not an outage _send knows: still a loss, never a failed step, and never a
+                # hang of whoever waits on this batch (the task would end with them unanswered).
+                log.exception("publishing a step's events failed; the step goes on")
+                self.gap_owed = True
+                published = False
             for item in batch:
                 if item.outcome is not None and not item.outcome.done():
                     item.outcome.set_result(published)

@@ -205,3 +205,16 @@ async def test_a_step_whose_events_all_reached_the_bus_owes_no_gap() -> None:
     publish.post(delta("a"))
     await publish.drain()
     assert publish.gap_after is None
+
+
+async def test_an_unexpected_failure_of_the_bus_is_a_loss_not_a_hang() -> None:
+    bus = FakeBus()
+    publish = publisher(bus)
+    bus.down = [RuntimeError("a reply the client could not read")]
+    assert await asyncio.wait_for(publish(result()), timeout=5) is False
+    assert publish.gap_after == "0"
+    bus.down = [RuntimeError("again")]
+    publish.post(delta("lost"))
+    await publish.drain()
+    assert await asyncio.wait_for(publish(result("c2")), timeout=5) is True
+    assert bus.batches == [["stream.gap", "tool.result"]]
