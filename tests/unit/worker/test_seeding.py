@@ -6,7 +6,13 @@ from mistralai.client import models as m
 
 from services.common.sessions import TurnRecord
 from services.worker import seeding
-from services.worker.activity_types import ConverseInput, FunctionOutput, PriorEntry, StepContext
+from services.worker.activity_types import (
+    ConverseInput,
+    FunctionCall,
+    FunctionOutput,
+    PriorEntry,
+    StepContext,
+)
 from services.worker.converse import request_inputs
 from services.worker.session_limits import KEEP_RECORDS_BYTES
 from services.worker.session_state import carried_records
@@ -81,3 +87,24 @@ def test_carried_records_fit_the_byte_budget() -> None:
     assert 0 < len(kept) < 50
     assert kept[-1].turn_id == "turn_49"
     assert sum(len(r.input) for r in kept) <= KEEP_RECORDS_BYTES
+
+
+def test_a_tool_step_is_its_calls_then_their_results() -> None:
+    calls = [FunctionCall("c1", "food_log", '{"food": "egg"}'), FunctionCall("c2", "goal_get", "")]
+    outputs = [FunctionOutput("c1", "food_log", "logged"), FunctionOutput("c2", "goal_get", "2000")]
+    assert seeding.tool_step(calls, outputs) == [
+        PriorEntry("function.call", '{"food": "egg"}', "c1", "food_log"),
+        PriorEntry("function.call", "", "c2", "goal_get"),
+        PriorEntry("function.result", "logged", "c1", "food_log"),
+        PriorEntry("function.result", "2000", "c2", "goal_get"),
+    ]
+    assert seeding.tool_step([], []) == []
+
+
+def test_past_turns_skips_records_without_words_either_way() -> None:
+    empty_input = record(1)
+    empty_input.input = ""
+    no_output = record(2)
+    no_output.output = None
+    assert seeding.past_turns([empty_input, no_output]) == []
+    assert seeding.past_turns([]) == []
