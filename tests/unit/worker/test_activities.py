@@ -46,9 +46,15 @@ class FakeBus:
 
     def __init__(self) -> None:
         self.log: list[tuple[dict[str, Any], str | None]] = []
+        self.attempts = 0
+        # When set, each batch waits on the wire until it is opened.
+        self.gate: asyncio.Event | None = None
 
     async def publish_batch(self, session_id: str, events: Sequence[RawPublish]) -> list[str]:
         assert session_id == "t/s_1"
+        self.attempts += 1
+        if self.gate is not None:
+            await self.gate.wait()
         for raw in events:
             fields = parse_event(raw.data).model_dump(exclude={"ts", "session_id"})
             self.log.append((fields, raw.once))
@@ -219,10 +225,12 @@ async def test_a_bug_in_a_call_is_not_disguised_as_an_unavailable_tool() -> None
 
 
 class OneAnswer:
-    """client.beta.conversations answering any request with a started, "Hi" and done stream."""
+    """client.beta.conversations answering any request with a started, "Hi" and done stream
+    (with `hang`: a stream that says "Hi" and then nothing more)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, hang: bool = False) -> None:
         self.requests: list[str] = []
+        self.hang = hang
 
     async def _stream(self, kind: str) -> Any:
         self.requests.append(kind)
@@ -239,7 +247,8 @@ class OneAnswer:
                 m.ConversationEvents(
                     event="conversation.response.done", data=m.ResponseDoneEvent(usage=usage)
                 ),
-            ]
+            ][: 2 if self.hang else 3],
+            hang=self.hang,
         )
 
     async def start_stream_async(self, **_: Any) -> Any:
@@ -250,8 +259,9 @@ class OneAnswer:
 
 
 class Stream:
-    def __init__(self, items: list[m.ConversationEvents]) -> None:
+    def __init__(self, items: list[m.ConversationEvents], *, hang: bool = False) -> None:
         self.items = items
+        self.hang = hang
 
     async def __aenter__(self) -> Stream:
         return self
@@ -265,6 +275,8 @@ class Stream:
     async def _each(self) -> Any:
         for item in self.items:
             yield item
+        if self.hang:
+            await asyncio.Event().wait()
 
 
 async def converse(attempt: int, **fields: Any) -> tuple[FakeBus, OneAnswer]:
@@ -302,6 +314,27 @@ async def test_a_retried_step_says_so_first_and_never_appends_again() -> None:
     assert types(bus) == ["turn.retry", "message.delta"]
     # Nothing completed to fork from (no anchor): a new conversation, not a second append.
     assert conversations.requests == ["start"]
+
+
+async def test_a_cancelled_step_publishes_what_it_streamed_before_it_ends() -> None:
+    bus, conversations = FakeBus(), OneAnswer(hang=True)
+    bus.gate = asyncio.Event()
+    mistral = SimpleNamespace(beta=SimpleNamespace(conversations=conversations))
+    step = ConverseInput(CONTEXT, "ag_desk", 1, {"ag_desk": "desk"}, conversation_id=None)
+    env = ActivityEnvironment()
+    running = asyncio.ensure_future(env.run(activities(bus, FakeMcp(), mistral).converse, step))
+    for _ in range(500):  # until the delta is on the wire
+        if bus.attempts:
+            break
+        await asyncio.sleep(0.01)
+    env.cancel()
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not running.done()  # it waits for its events to go out
+    bus.gate.set()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    assert types(bus) == ["message.delta"]
 
 
 # -- labels and keys -------------------------------------------------------------------------
