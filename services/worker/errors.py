@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
 
 from services.common.sessions import TurnError
 
@@ -62,9 +62,21 @@ _CODES: Final[dict[str, str]] = {
 }
 
 
+# A step that ran out of time, by activity (services/worker/activities.py): who did not answer.
+_TIMED_OUT: Final[dict[str, tuple[str, str]]] = {
+    "converse": (TurnErrorCodes.MODEL_UNAVAILABLE, "the model did not answer in time"),
+    "call_tool": (TurnErrorCodes.TOOL_UNAVAILABLE, "the tool did not answer in time"),
+}
+
+
 def turn_error(err: BaseException) -> TurnError:
     """How a failed step is told to the client: a code from `TurnErrorCodes` and a message."""
     cause = err.cause if isinstance(err, ActivityError) and err.cause is not None else err
     if isinstance(cause, ApplicationError):
         return TurnError(_CODES.get(cause.type or "", TurnErrorCodes.ERROR), cause.message)
+    if isinstance(cause, TimeoutError) and isinstance(err, ActivityError):
+        code, message = _TIMED_OUT.get(
+            err.activity_type or "", (TurnErrorCodes.ERROR, "a step did not finish in time")
+        )
+        return TurnError(code, f"{message} ({cause.message})")
     return TurnError(TurnErrorCodes.ERROR, str(cause))

@@ -19,24 +19,23 @@ from temporalio.testing import ActivityEnvironment
 from services.common.bus import EventBus, RawPublish
 from services.common.events import parse_event
 from services.worker.activities import (
-    ActivityErrors,
     SessionActivities,
     known_team,
     outcome_of,
     roster_task_queue,
     tool_result_once,
 )
-from services.worker.mcp_servers import McpServers
-from services.worker.mcp_tools import McpUnavailable
-from services.worker.model import ModelErrors
-from services.worker.settings import WorkerSettings
-from services.worker.steps import (
+from services.worker.activity_types import (
     ConverseInput,
     FunctionCall,
     FunctionOutput,
     StepContext,
     ToolInput,
 )
+from services.worker.errors import StepErrors
+from services.worker.mcp_servers import McpServers
+from services.worker.mcp_tools import McpUnavailable
+from services.worker.settings import WorkerSettings
 
 CONTEXT = StepContext("t/s_1", "s_1", "turn_1", 2)
 
@@ -198,7 +197,7 @@ async def test_an_unreachable_server_fails_the_call_as_a_retryable_unavailable_t
     bus, mcp = FakeBus(), FakeMcp(failure)
     with pytest.raises(ApplicationError) as caught:
         await call_tool(bus, mcp, tool_input("{}"))
-    assert caught.value.type == ActivityErrors.TOOL_UNAVAILABLE
+    assert caught.value.type == StepErrors.TOOL_UNAVAILABLE
     assert caught.value.message == f"MCP server http://mcp.test/mcp failed on food_log: {says}"
     assert not caught.value.non_retryable
     assert caught.value.__cause__ is failure
@@ -209,7 +208,7 @@ async def test_a_server_slower_than_the_tool_timeout_is_an_unavailable_tool() ->
     bus, mcp = FakeBus(), FakeMcp(None)
     with pytest.raises(ApplicationError) as caught:
         await call_tool(bus, mcp, tool_input("{}"), tool_timeout_s=0.05)
-    assert caught.value.type == ActivityErrors.TOOL_UNAVAILABLE
+    assert caught.value.type == StepErrors.TOOL_UNAVAILABLE
     assert (
         caught.value.message == "MCP server http://mcp.test/mcp failed on food_log: TimeoutError: "
     )
@@ -343,8 +342,10 @@ async def test_a_cancelled_step_publishes_what_it_streamed_before_it_ends() -> N
 def test_an_outcome_is_a_bounded_label() -> None:
     assert outcome_of(asyncio.CancelledError()) == "cancelled"
     assert outcome_of(CancelledError("Cancelled")) == "cancelled"
-    assert outcome_of(ApplicationError("x", type=ModelErrors.RATE_LIMITED)) == "modelratelimited"
-    assert outcome_of(ApplicationError("x", type=ActivityErrors.TOOL_UNAVAILABLE)) == (
+    assert (
+        outcome_of(ApplicationError("x", type=StepErrors.MODEL_RATE_LIMITED)) == "modelratelimited"
+    )
+    assert outcome_of(ApplicationError("x", type=StepErrors.TOOL_UNAVAILABLE)) == (
         "toolunavailable"
     )
     assert outcome_of(ApplicationError("untyped")) == "error"
@@ -360,6 +361,6 @@ def test_an_unknown_team_is_not_retried() -> None:
     mcp = SimpleNamespace(teams=SimpleNamespace(get=lambda name: None, names=lambda: ["office"]))
     with pytest.raises(ApplicationError) as caught:
         known_team(cast(McpServers, mcp), "nutri")
-    assert caught.value.type == ActivityErrors.UNKNOWN_TEAM == "UnknownAgentTeam"
+    assert caught.value.type == StepErrors.UNKNOWN_TEAM == "UnknownAgentTeam"
     assert caught.value.non_retryable
     assert caught.value.message == "unknown agent team 'nutri'; known: ['office']"

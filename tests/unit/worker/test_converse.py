@@ -16,9 +16,7 @@ from pydantic import BaseModel
 from temporalio.exceptions import ApplicationError
 
 from services.common.sessions import TurnUsage
-from services.worker.converse import open_stream, prior_entry, run_step
-from services.worker.model import ModelErrors
-from services.worker.steps import (
+from services.worker.activity_types import (
     Anchor,
     ConverseInput,
     ConverseResult,
@@ -26,6 +24,8 @@ from services.worker.steps import (
     PriorEntry,
     StepContext,
 )
+from services.worker.converse import open_stream, prior_entry, run_step
+from services.worker.errors import StepErrors
 
 NAMES = {"ag_desk": "desk", "ag_food": "food"}
 
@@ -343,7 +343,7 @@ async def test_an_error_event_fails_the_step_with_its_code_and_no_call_is_announ
             done(),
         ]
     )
-    assert error.type == ModelErrors.STREAM_ERROR
+    assert error.type == StepErrors.MODEL_STREAM_ERROR
     assert error.message == "Mistral failed mid-stream (code 3000): internal error"
     assert error.details == ({"code": 3000},)
     assert not error.non_retryable
@@ -354,7 +354,7 @@ async def test_a_dropped_stream_is_an_unavailable_model() -> None:
     error, publish = await failure(
         [started(), text("e1", "Half"), httpx2.ReadError("peer closed connection")]
     )
-    assert error.type == ModelErrors.UNAVAILABLE
+    assert error.type == StepErrors.MODEL_UNAVAILABLE
     assert error.message == (
         "Mistral could not be reached or dropped the stream: ReadError: peer closed connection"
     )
@@ -375,7 +375,7 @@ async def test_a_stream_that_ends_early_is_an_unavailable_model(
 ) -> None:
     error, _ = await failure(items)
     assert (error.type, error.message, error.non_retryable) == (
-        ModelErrors.UNAVAILABLE,
+        StepErrors.MODEL_UNAVAILABLE,
         message,
         False,
     )
@@ -436,10 +436,10 @@ def http_error(status: int) -> SDKError:
 @pytest.mark.parametrize(
     ("restart", "fields", "kind"),
     [
-        (False, {"conversation_id": "conv_1"}, ModelErrors.CONVERSATION_LOST),
-        (True, {"anchor": Anchor("conv_1", "e1")}, ModelErrors.CONVERSATION_LOST),
-        (False, {}, ModelErrors.AGENT_LOST),
-        (True, {}, ModelErrors.AGENT_LOST),
+        (False, {"conversation_id": "conv_1"}, StepErrors.CONVERSATION_LOST),
+        (True, {"anchor": Anchor("conv_1", "e1")}, StepErrors.CONVERSATION_LOST),
+        (False, {}, StepErrors.AGENT_LOST),
+        (True, {}, StepErrors.AGENT_LOST),
     ],
 )
 async def test_a_404_loses_the_conversation_or_the_agent(
@@ -456,10 +456,10 @@ async def test_a_404_loses_the_conversation_or_the_agent(
 @pytest.mark.parametrize(
     ("cause", "kind", "retried"),
     [
-        (http_error(429), ModelErrors.RATE_LIMITED, True),
-        (http_error(401), ModelErrors.REJECTED, False),
-        (http_error(503), ModelErrors.UNAVAILABLE, True),
-        (httpx2.ConnectError("refused"), ModelErrors.UNAVAILABLE, True),
+        (http_error(429), StepErrors.MODEL_RATE_LIMITED, True),
+        (http_error(401), StepErrors.MODEL_REJECTED, False),
+        (http_error(503), StepErrors.MODEL_UNAVAILABLE, True),
+        (httpx2.ConnectError("refused"), StepErrors.MODEL_UNAVAILABLE, True),
     ],
 )
 async def test_other_failures_to_open_are_classified(

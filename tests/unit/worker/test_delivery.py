@@ -8,11 +8,10 @@ from collections.abc import Sequence
 from typing import cast
 
 import pytest
-from pydantic import BaseModel
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from services.common.bus import EventBus, RawPublish
-from services.common.events import AgentHandoff, MessageDelta, ToolResult, parse_event
+from services.common.events import AgentHandoff, Event, MessageDelta, ToolResult, parse_event
 from services.worker import delivery
 from services.worker.delivery import StepPublisher, _joined, _Queued
 
@@ -25,14 +24,14 @@ def result(call_id: str = "c1") -> ToolResult:
     return ToolResult(session_id="s_1", turn_id="turn_1", call_id=call_id, name="f", output="ok")
 
 
-def posted(event: BaseModel) -> _Queued:
+def posted(event: Event) -> _Queued:
     return _Queued(event, None, None)
 
 
-def summary(joined: list[tuple[BaseModel, str | None]]) -> list[tuple[str, str | None]]:
+def summary(joined: list[tuple[Event, str | None]]) -> list[tuple[str, str | None]]:
     """Each event as its text (a delta) or type, with its `once` key."""
     return [
-        (event.text if isinstance(event, MessageDelta) else getattr(event, "type"), once)  # noqa: B009
+        (event.text if isinstance(event, MessageDelta) else event.type, once)
         for event, once in joined
     ]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.worker.steps import json_object
+from services.worker.activity_types import json_object
 
 
 @pytest.mark.parametrize(

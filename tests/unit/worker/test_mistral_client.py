@@ -10,7 +10,8 @@ import pytest
 from mistralai.client.errors import SDKError
 from temporalio.exceptions import ApplicationError
 
-from services.worker.model import ModelErrors, classify, lost, retry_after
+from services.worker.errors import StepErrors
+from services.worker.mistral_client import classify, lost, retry_after
 
 NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
 
@@ -23,7 +24,7 @@ def http_error(status: int, body: str = "", **headers: str) -> SDKError:
 
 @pytest.fixture
 def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("services.worker.model.time.time", lambda: NOW)
+    monkeypatch.setattr("services.worker.mistral_client.time.time", lambda: NOW)
 
 
 def test_retry_after_in_seconds() -> None:
@@ -58,7 +59,7 @@ def test_the_summary_names_the_status_and_a_bounded_one_line_body() -> None:
 def test_a_429_is_rate_limited_and_retried_after_what_the_server_asked() -> None:
     error = classify(http_error(429, "slow down", **{"Retry-After": "4"}))
     assert isinstance(error, ApplicationError)
-    assert error.type == ModelErrors.RATE_LIMITED
+    assert error.type == StepErrors.MODEL_RATE_LIMITED
     assert error.message == "Mistral answered HTTP 429: slow down"
     assert error.details == ({"status": 429},)
     assert error.next_retry_delay == timedelta(seconds=4)
@@ -74,7 +75,7 @@ def test_a_429_without_a_usable_wait_is_retried_after_one_second() -> None:
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
 def test_a_request_mistral_refuses_is_not_retried(status: int) -> None:
     error = classify(http_error(status, "bad request"))
-    assert error.type == ModelErrors.REJECTED
+    assert error.type == StepErrors.MODEL_REJECTED
     assert error.non_retryable
     assert error.details == ({"status": status},)
     assert error.message == f"Mistral answered HTTP {status}: bad request"
@@ -84,7 +85,7 @@ def test_a_request_mistral_refuses_is_not_retried(status: int) -> None:
 @pytest.mark.parametrize("status", [409, 408, 500, 502, 503, 504])
 def test_a_server_side_or_transient_status_is_retried(status: int) -> None:
     error = classify(http_error(status))
-    assert error.type == ModelErrors.UNAVAILABLE
+    assert error.type == StepErrors.MODEL_UNAVAILABLE
     assert not error.non_retryable
     assert error.details == ({"status": status},)
     assert error.next_retry_delay is None
@@ -102,7 +103,7 @@ def test_a_server_side_or_transient_status_is_retried(status: int) -> None:
 )
 def test_an_unreachable_or_dropped_model_is_retried(cause: BaseException, says: str) -> None:
     error = classify(cause)
-    assert error.type == ModelErrors.UNAVAILABLE
+    assert error.type == StepErrors.MODEL_UNAVAILABLE
     assert not error.non_retryable
     assert error.message == f"Mistral could not be reached or dropped the stream: {says}"
     assert error.details == ()
@@ -110,7 +111,7 @@ def test_an_unreachable_or_dropped_model_is_retried(cause: BaseException, says: 
 
 def test_an_unknown_failure_is_retried_and_named() -> None:
     error = classify(KeyError("usage"))
-    assert error.type == ModelErrors.UNAVAILABLE
+    assert error.type == StepErrors.MODEL_UNAVAILABLE
     assert not error.non_retryable
     assert error.message == "KeyError: 'usage'"
 
@@ -119,7 +120,7 @@ def test_a_404_is_a_lost_conversation_or_agent_that_the_session_mends() -> None:
     gone = http_error(404, "conversation not found")
     conversation = lost(gone, "conversation")
     assert conversation is not None
-    assert conversation.type == ModelErrors.CONVERSATION_LOST
+    assert conversation.type == StepErrors.CONVERSATION_LOST
     assert conversation.non_retryable
     assert conversation.details == ({"status": 404},)
     assert conversation.message == (
@@ -128,7 +129,7 @@ def test_a_404_is_a_lost_conversation_or_agent_that_the_session_mends() -> None:
     )
     agent = lost(gone, "agent")
     assert agent is not None
-    assert agent.type == ModelErrors.AGENT_LOST
+    assert agent.type == StepErrors.AGENT_LOST
     assert agent.message.startswith("Mistral no longer knows the session's agent: ")
 
 
@@ -142,7 +143,7 @@ def test_only_a_404_is_lost() -> None:
 def test_a_garbage_retry_after_is_no_wait(value: str) -> None:
     assert retry_after(httpx2.Headers({"Retry-After": value})) is None
     error = classify(http_error(429, **{"Retry-After": value}))
-    assert error.type == ModelErrors.RATE_LIMITED
+    assert error.type == StepErrors.MODEL_RATE_LIMITED
     assert error.next_retry_delay == timedelta(seconds=1)
 
 
