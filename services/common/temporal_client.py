@@ -12,14 +12,22 @@ that says which setting to look at, never a Rust traceback; the key itself is ne
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
+from pydantic import TypeAdapter
+from temporalio.api.common.v1 import Payload
 from temporalio.client import Client, Interceptor
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter
+from temporalio.contrib.pydantic import PydanticJSONPlainPayloadConverter
+from temporalio.converter import (
+    CompositePayloadConverter,
+    DataConverter,
+    DefaultPayloadConverter,
+    JSONPlainPayloadConverter,
+)
 from temporalio.envconfig import ClientConfig, ClientConnectConfig
 from temporalio.runtime import Runtime
 
@@ -46,12 +54,40 @@ _CAUSES = (
 )
 
 
+# One validator per type for the whole process. Temporal gives every workflow instance a payload
+# converter of its own, so the SDK's per-converter cache built every validator again for each
+# new session (7% of a worker's CPU in a burst of new sessions, docs/benchmarks.md).
+_validator = functools.lru_cache(maxsize=1024)(TypeAdapter)
+
+
+class _PydanticJSON(PydanticJSONPlainPayloadConverter):
+    def from_payload(self, payload: Payload, type_hint: type | None = None) -> Any:
+        hint: Any = type_hint if type_hint is not None else Any
+        try:
+            adapter: TypeAdapter[Any] = _validator(hint)
+        except TypeError:  # an unhashable hint: not cached
+            adapter = TypeAdapter(hint)
+        return adapter.validate_json(payload.data)
+
+
+class PayloadConverter(CompositePayloadConverter):
+    """Temporal's default converters with JSON through pydantic (`_PydanticJSON`)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            *(
+                _PydanticJSON() if isinstance(c, JSONPlainPayloadConverter) else c
+                for c in DefaultPayloadConverter.default_encoding_payload_converters
+            )
+        )
+
+
 # Every payload (updates, activity inputs and results, the workflow's events) goes through
 # pydantic, so the event models of services/common/events.py cross Temporal as they are and the
 # dataclasses decode with cached validators instead of per-call type-hint walks. The JSON is
 # the same as the default converter's, so running histories decode either way. The gateway,
 # the worker and every test client must use this one.
-DATA_CONVERTER: DataConverter = pydantic_data_converter
+DATA_CONVERTER = DataConverter(payload_converter_class=PayloadConverter)
 
 
 class TemporalUnavailable(ConfigError):
