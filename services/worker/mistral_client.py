@@ -36,6 +36,9 @@ def lost(error: BaseException, what: str) -> ApplicationError | None:
 
 
 NON_RETRYABLE_STATUSES = frozenset({400, 401, 403, 404, 422})
+# The longest wait a Retry-After gets: a step retried after it, six attempts at most
+# (session_limits.MODEL_RETRY), keeps a person waiting a few minutes, never a day.
+MAX_RETRY_AFTER_S = 60.0
 
 
 def make_client(settings: WorkerSettings) -> Mistral:
@@ -48,7 +51,8 @@ def make_client(settings: WorkerSettings) -> Mistral:
 
 
 def retry_after(headers: httpx2.Headers) -> timedelta | None:
-    """The wait a Retry-After header asks for (seconds or an HTTP date), None when it names none.
+    """The wait a Retry-After header asks for (seconds or an HTTP date, at most
+    MAX_RETRY_AFTER_S), None when it names none.
 
     A header that is neither must not turn a 429 into a crash of its classification.
     """
@@ -66,7 +70,8 @@ def retry_after(headers: httpx2.Headers) -> timedelta | None:
             parsed = parsed.replace(tzinfo=UTC)
         seconds = parsed.timestamp() - time.time()
     try:
-        return timedelta(seconds=max(0.0, seconds)) if math.isfinite(seconds) else None
+        wait = min(max(0.0, seconds), MAX_RETRY_AFTER_S)
+        return timedelta(seconds=wait) if math.isfinite(seconds) else None
     except OverflowError:
         return None
 
