@@ -39,7 +39,7 @@ from services.worker.activity_types import (
 from services.worker.agents import register_team
 from services.worker.converse import run_step
 from services.worker.delivery import StepPublisher
-from services.worker.errors import StepErrors
+from services.worker.errors import StepErrors, cause_text
 from services.worker.mcp_servers import McpServers
 from services.worker.settings import WorkerSettings
 from services.worker.spans import mark_turn
@@ -216,8 +216,7 @@ class SessionActivities:
                 )
         except (httpx2.HTTPError, OSError, TimeoutError, ExceptionGroup) as exc:
             raise ApplicationError(
-                f"MCP server {self.mcp.label(request)} failed on {call.name}: "
-                f"{type(exc).__name__}: {exc}",
+                f"MCP server {self.mcp.label(request)} failed on {call.name}: {cause_text(exc)}",
                 type=StepErrors.TOOL_UNAVAILABLE,
             ) from exc
         return FunctionOutput(call.call_id, call.name, result_text(result), result.is_error)

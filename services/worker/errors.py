@@ -47,6 +47,13 @@ class TurnErrorCodes:
     ERROR = "error"  # anything else; the message says what
 
 
+def cause_text(error: BaseException) -> str:
+    """An exception as a message names it: its type, and its text when it has one (a timeout
+    has none: "TimeoutError", not "TimeoutError: ")."""
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
 _CODES: Final[dict[str, str]] = {
     StepErrors.MODEL_REJECTED: TurnErrorCodes.MODEL_REJECTED,
     StepErrors.MODEL_RATE_LIMITED: TurnErrorCodes.MODEL_RATE_LIMITED,

@@ -43,6 +43,7 @@ from mcp.types import (
 from pydantic import SecretStr
 
 from services.mcp_server.auth_token import UNAUTHORIZED_CODE
+from services.worker.errors import cause_text
 
 logger = logging.getLogger(__name__)
 
@@ -209,7 +210,7 @@ class McpTools:
         cause = _leaf(live.error) if live.error is not None else None
         if isinstance(cause, McpAuthError):
             raise McpAuthError(*cause.args) from None
-        reason = f"{type(cause).__name__}: {cause}" if cause is not None else "closed"
+        reason = cause_text(cause) if cause is not None else "closed"
         raise McpUnavailable(f"no MCP session with {self.url}: {reason}") from live.error
 
     async def _own(self, live: _Live) -> None:

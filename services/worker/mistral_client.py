@@ -18,7 +18,7 @@ from mistralai.client.errors import MistralError
 from temporalio.exceptions import ApplicationError
 
 from services.worker import sdk_models
-from services.worker.errors import StepErrors
+from services.worker.errors import StepErrors, cause_text
 from services.worker.settings import WorkerSettings
 
 
@@ -100,10 +100,10 @@ def classify(error: BaseException) -> ApplicationError:
         return ApplicationError(_summary(error), details, type=StepErrors.MODEL_UNAVAILABLE)
     if isinstance(error, httpx2.HTTPError | OSError | TimeoutError):
         return ApplicationError(
-            f"Mistral could not be reached or dropped the stream: {type(error).__name__}: {error}",
+            f"Mistral could not be reached or dropped the stream: {cause_text(error)}",
             type=StepErrors.MODEL_UNAVAILABLE,
         )
-    return ApplicationError(f"{type(error).__name__}: {error}", type=StepErrors.MODEL_UNAVAILABLE)
+    return ApplicationError(cause_text(error), type=StepErrors.MODEL_UNAVAILABLE)
 
 
 WARM_MODELS = (

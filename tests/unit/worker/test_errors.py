@@ -4,6 +4,8 @@ name."""
 
 from __future__ import annotations
 
+import builtins
+
 import pytest
 from temporalio.exceptions import (
     ActivityError,
@@ -15,7 +17,7 @@ from temporalio.exceptions import (
 )
 
 from services.common.sessions import TurnError
-from services.worker.errors import StepErrors, TurnErrorCodes, turn_error
+from services.worker.errors import StepErrors, TurnErrorCodes, cause_text, turn_error
 
 _STEP_TYPES = [v for k, v in vars(StepErrors).items() if k.isupper()]
 _CODES = {v for k, v in vars(TurnErrorCodes).items() if k.isupper()}
@@ -117,3 +119,8 @@ def test_a_failure_that_is_no_application_error_is_a_plain_error() -> None:
 
 def test_an_activity_error_without_a_cause_speaks_for_itself() -> None:
     assert turn_error(activity_error(None)) == TurnError("error", "Activity task failed")
+
+
+def test_an_exception_is_named_by_its_type_and_its_text_if_any() -> None:
+    assert cause_text(ValueError("bad value")) == "ValueError: bad value"
+    assert cause_text(builtins.TimeoutError()) == "TimeoutError"
