@@ -3,7 +3,7 @@
 `EventBus.publish` appends an event to the session's stream (the replay log, capped and expiring
 after the session's last event) and publishes it on the session's channel in one Lua script, so a
 listener that subscribed before reading the log can never miss an event between the two.
-Live delivery to many local listeners is `services.common.fanout.Fanout`.
+Live delivery to many local listeners is `services.gateway.fanout.Fanout`.
 
 On a Redis Cluster a script's keys must share a slot, so a session's stream, channel and once
 keys carry its id as one hash tag (`da:events:{<session>}`), and the script publishes with

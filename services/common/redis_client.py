@@ -8,7 +8,7 @@
   moves every new connection to the new master;
 - `REDIS_CLUSTER=true`: a Redis Cluster, the URL naming any of its nodes (database 0, TLS and
   password as above). Each session's keys share one hash tag (services/common/bus.py) and live
-  events go over sharded pub/sub (services/common/cluster_fanout.py).
+  events go over sharded pub/sub (services/gateway/cluster_fanout.py).
 
 `check_redis` at start tells a configuration that cannot work (a certificate Redis or the
 client refuses, a wrong password) from a Redis that is merely down: the first stops the service

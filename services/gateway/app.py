@@ -18,8 +18,6 @@ from starlette.middleware import Middleware
 from temporalio.client import Interceptor
 
 from services.common.bus import EventBus
-from services.common.cluster_fanout import ClusterFanout
-from services.common.fanout import Fanout
 from services.common.redis_client import redis_client
 from services.common.settings import RedisSettings, TemporalSettings, load_settings
 from services.common.telemetry import Telemetry, setup_telemetry
@@ -27,6 +25,8 @@ from services.common.temporal_client import connect_temporal
 from services.gateway import metrics
 from services.gateway.admission import AdmissionConfig, AdmissionLimiter
 from services.gateway.auth import ApiKeys
+from services.gateway.cluster_fanout import ClusterFanout
+from services.gateway.fanout import Fanout
 from services.gateway.guard import GuardMiddleware
 from services.gateway.problems import EXCEPTION_HANDLERS
 from services.gateway.ratelimit import RequestLimiter, StreamSlots

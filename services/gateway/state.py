@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
-from services.common.fanout import Fanout
 from services.gateway.admission import AdmissionLimiter
 from services.gateway.auth import ApiKeys, Principal
+from services.gateway.fanout import Fanout
 from services.gateway.ratelimit import RequestLimiter, StreamSlots
 from services.gateway.settings import GatewaySettings
 from services.gateway.streams import StreamOptions

@@ -35,10 +35,10 @@ from services.common.events import (
     Usage,
     utc_now,
 )
-from services.common.fanout import Fanout, FanoutClosed, ListenerOverflow, Subscription
 from services.common.sessions import TurnRecord
 from services.gateway import metrics
 from services.gateway.auth import Principal
+from services.gateway.fanout import Fanout, FanoutClosed, ListenerOverflow, Subscription
 from services.gateway.problems import Problem
 from services.gateway.ratelimit import StreamSlots
 

@@ -16,12 +16,12 @@ from redis.exceptions import RedisError
 
 from scripts.stack.processes import apoll
 from services.common.bus import BusEvent, EventBus, RawPublish
-from services.common.cluster_fanout import ClusterFanout
 from services.common.events import MessageDelta, parse_event
-from services.common.fanout import Subscription
 from services.common.redis_client import check_redis, describe, ping, redis_client
 from services.common.settings import ConfigError, RedisSettings
 from services.common.teams import TeamInfo, publish_teams, read_teams
+from services.gateway.cluster_fanout import ClusterFanout
+from services.gateway.fanout import Subscription
 from services.gateway.ratelimit import RequestLimiter, StreamSlots
 from tests.fixtures.redis_cluster import RedisClusterNodes
 from tests.fixtures.tls import Pki

@@ -12,10 +12,10 @@ import pytest
 
 from scripts.sse import RawEvent, SseDecoder
 from services.common.bus import BusEvent
-from services.common.fanout import ListenerOverflow
 from services.common.sessions import TurnError, TurnRecord, TurnUsage
 from services.gateway import streams
 from services.gateway.auth import Principal
+from services.gateway.fanout import ListenerOverflow
 from services.gateway.streams import OpenStream, StreamOptions, TurnEnd, relay
 
 

@@ -17,10 +17,10 @@ from redis.exceptions import RedisError
 
 from scripts.stack import servers
 from scripts.stack.processes import apoll
-from services.common import subscription
 from services.common.bus import BusEvent, EventBus
 from services.common.events import MessageDelta, StreamGap, parse_event
-from services.common.fanout import Fanout, Subscription
+from services.gateway import subscription
+from services.gateway.fanout import Fanout, Subscription
 from tests.integration.common.tcp_path import TcpPath
 
 HEALTH_CHECK_S = 1.0

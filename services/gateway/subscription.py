@@ -1,6 +1,6 @@
 """One listener of the per-process fan-out: its bounded backlog and its view of a session.
 
-`Fanout` (services/common/fanout.py) owns the pub/sub connection and offers each message to the
+`Fanout` (services/gateway/fanout.py) owns the pub/sub connection and offers each message to the
 `Listener` of every local subscriber. A `Subscription` turns that backlog into the events after
 its position, each once: it catches up from the replay log (a `stream.gap` first when the log no
 longer holds what came after its position), then yields live events, skipping ids it has
@@ -23,7 +23,7 @@ from services.common.bus import BusEvent, EventBus, parse_id
 from services.common.events import StreamGap
 
 if TYPE_CHECKING:
-    from services.common.fanout import Fanout
+    from services.gateway.fanout import Fanout
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""The event bus on a real Redis: order, no loss or duplicate, resume, outages, slow readers."""
+"""The per-process fan-out on a real Redis: order, no loss or duplicate, resume, outages, slow
+readers (and the bus it reads)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from scripts.stack import servers
 from scripts.stack.processes import free_port
 from services.common.bus import BusEvent, EventBus, InvalidEventId
 from services.common.events import MessageDelta, StreamGap, parse_event
-from services.common.fanout import Fanout, ListenerOverflow, Subscription
+from services.gateway.fanout import Fanout, ListenerOverflow, Subscription
 
 
 def new_session() -> str:

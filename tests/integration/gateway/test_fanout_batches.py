@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 from scripts.stack.processes import apoll
 from services.common.bus import BusEvent, EventBus
 from services.common.events import MessageDelta, parse_event
-from services.common.fanout import Fanout, Subscription
+from services.gateway.fanout import Fanout, Subscription
 
 
 @pytest.fixture

@@ -6,12 +6,12 @@ falls behind is cut off (it resumes later from its last id) instead of growing m
 
 `Fanout.listen` gives a listener with no gap and no duplicate: it subscribes first, waits for the
 server's confirmation, backfills from the replay log after `after`, then yields live events while
-skipping ids it has already delivered (services/common/subscription.py). When Redis drops, the
+skipping ids it has already delivered (services/gateway/subscription.py). When Redis drops, the
 reader reconnects and re-subscribes; each listener then catches up from the log again, from its
 last id (or from where it started, if it has had nothing yet), so an outage costs latency, not
 events. A connection that goes silent instead (a paused Redis, a dropped TCP path) is noticed by
 a health check, a PING once it has been idle, and dropped and reconnected the same way.
-On a Redis Cluster, `ClusterFanout` (services/common/cluster_fanout.py) keeps these guarantees
+On a Redis Cluster, `ClusterFanout` (services/gateway/cluster_fanout.py) keeps these guarantees
 over sharded pub/sub, one connection per node.
 """
 
@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from services.common.bus import EventBus, decode_message, parse_id
-from services.common.subscription import (
+from services.gateway.subscription import (
     CLOSED,
     RESYNC,
     FanoutClosed,

@@ -5,7 +5,7 @@ node that owns the session's slot, so a listener must SSUBSCRIBE on that node. `
 keeps one `_NodeLink` per node that has local listeners: its own pub/sub connection and its own
 reader task (one reader for all nodes would block on one and miss the others' messages).
 
-Everything else is `Fanout`'s (services/common/fanout.py): a listener subscribes first, waits for
+Everything else is `Fanout`'s (services/gateway/fanout.py): a listener subscribes first, waits for
 the confirmation, backfills from the log and skips ids it has had. When a node's connection
 drops, or the node hands a slot over (the server unsubscribes its channels), the channels it
 carried become "homeless": the placer task refreshes the cluster's map, subscribes each on the
@@ -26,8 +26,8 @@ import redis.asyncio as aioredis
 from redis.asyncio.connection import ConnectionPool
 
 from services.common.bus import EventBus
-from services.common.fanout import Fanout
-from services.common.subscription import CLOSED, offer
+from services.gateway.fanout import Fanout
+from services.gateway.subscription import CLOSED, offer
 
 if TYPE_CHECKING:
     from redis.asyncio.client import PubSub
