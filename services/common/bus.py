@@ -16,13 +16,12 @@ transcript, as after any lost log (costs a replay, never an answer).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, cast
 
 import orjson
 from redis.asyncio.cluster import RedisCluster
-from sse_starlette import ServerSentEvent
 
 from services.common.events import Event
 
@@ -82,7 +81,7 @@ class BusEvent:
     """One event as delivered: its bus id, SSE event name and JSON data (not re-encoded).
 
     A process decodes each event once and hands the same object to all its listeners, so what
-    every listener needs from it (its sort key, its turn, its SSE frame) is worked out once here.
+    every listener needs from it (its sort key, its turn, its wire frame) is worked out once here.
     """
 
     id: str
@@ -106,12 +105,12 @@ class BusEvent:
             object.__setattr__(self, "_turn_id", value if isinstance(value, str) else None)
         return cast("str | None", self._turn_id)
 
-    @property
-    def sse(self) -> bytes:
-        """The event as one Server-Sent Events frame (`id`, `event`, `data`)."""
+    def framed(self, encode: Callable[[BusEvent], bytes]) -> bytes:
+        """The event as `encode` frames it for the wire: built by the first listener that asks,
+        shared by the rest. A process has one wire frame (the gateway's SSE frame:
+        services/gateway/frames.py), so the first `encode` is the only one."""
         if self._frame is None:
-            frame = ServerSentEvent(data=self.data, event=self.type, id=self.id).encode()
-            object.__setattr__(self, "_frame", frame)
+            object.__setattr__(self, "_frame", encode(self))
         return cast(bytes, self._frame)
 
 

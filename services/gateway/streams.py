@@ -39,6 +39,7 @@ from services.common.sessions import TurnRecord
 from services.gateway import metrics
 from services.gateway.auth import Principal
 from services.gateway.fanout import Fanout, FanoutClosed, ListenerOverflow, Subscription
+from services.gateway.frames import sse_frame
 from services.gateway.problems import Problem
 from services.gateway.ratelimit import StreamSlots
 
@@ -180,7 +181,7 @@ def _chunk(events: list[BusEvent], turn_id: str | None) -> tuple[bytes, bool]:
         event_turn = event.turn_id if turn_id is not None else None
         if turn_id is not None and event_turn not in (turn_id, None):
             continue
-        frames.append(event.sse)
+        frames.append(sse_frame(event))
         ends_turn = turn_id is not None and event_turn == turn_id
         if event.type == SESSION_END or (ends_turn and event.type in TERMINAL_TURN_EVENTS):
             return b"".join(frames), True

@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 import pytest
-from sse_starlette import ServerSentEvent
 
-from scripts.sse import SseDecoder
 from services.common.bus import BusEvent, InvalidEventId, decode_message
 
 
-def test_sse_is_the_frame_sse_starlette_writes_and_is_encoded_once() -> None:
+def test_a_frame_is_built_once_and_shared() -> None:
     event = BusEvent("17-2", "message.delta", '{"text":"hi"}')
-    frame = ServerSentEvent(data='{"text":"hi"}', event="message.delta", id="17-2").encode()
-    assert event.sse == frame
-    assert event.sse is event.sse
+    built: list[BusEvent] = []
 
+    def encode(framed: BusEvent) -> bytes:
+        built.append(framed)
+        return framed.id.encode()
 
-def test_frames_back_to_back_read_as_the_events_one_by_one() -> None:
-    events = [BusEvent("1-0", "turn.started", "{}"), BusEvent("2-0", "turn.completed", "{}")]
-    decoder = SseDecoder()
-    body = b"".join(event.sse for event in events).decode()
-    read = [e for line in body.split("\r\n") if (e := decoder.feed(line)) is not None]
-    assert [(e.id, e.event) for e in read] == [("1-0", "turn.started"), ("2-0", "turn.completed")]
+    assert event.framed(encode) == b"17-2"
+    assert event.framed(encode) is event.framed(encode)
+    assert built == [event]
 
 
 @pytest.mark.parametrize(
