@@ -23,7 +23,7 @@ from temporalio.client import Client
 from scripts.bench.common import Gateway
 from scripts.stack.local import DEV_TENANT
 from services.common.bus import stream_key
-from services.common.sessions import bus_key, workflow_id
+from services.common.sessions import BusKey, workflow_id
 from services.common.temporal_client import DATA_CONVERTER
 
 TOOL_PROMPT = "How is my progress today?"
@@ -79,7 +79,7 @@ async def run(
         redis = aioredis.from_url(redis_url)
         try:
             log_bytes = [
-                int(await redis.memory_usage(stream_key(bus_key(DEV_TENANT, sid))) or 0)
+                int(await redis.memory_usage(stream_key(BusKey(DEV_TENANT, sid))) or 0)
                 for sid in sids
             ]
         finally:

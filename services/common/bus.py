@@ -2,16 +2,17 @@
 
 `EventBus.publish` appends an event to the session's stream (the replay log, capped and expiring
 after the session's last event) and publishes it on the session's channel in one Lua script, so a
-listener that subscribed before reading the log can never miss an event between the two.
+listener that subscribed before reading the log can never miss an event between the two. A
+session's stream and channel are named by its `BusKey` (tenant and session), not by its id.
 Live delivery to many local listeners is `services.gateway.fanout.Fanout`.
 
 On a Redis Cluster a script's keys must share a slot, so a session's stream, channel and once
-keys carry its id as one hash tag (`da:events:{<session>}`), and the script publishes with
-SPUBLISH (sharded pub/sub: the message goes to the node owning the slot only, not to every
-node). A plain Redis keeps the names without braces: a rolling upgrade then finds the replay logs
-and channels the previous version wrote. Moving an existing deployment onto a cluster starts
-empty logs: a client resuming from an old id gets a `stream.gap` and rebuilds from the session's
-transcript, as after any lost log (costs a replay, never an answer).
+keys carry its bus key as one hash tag (`da:events:{<tenant>/<session>}`), and the script
+publishes with SPUBLISH (sharded pub/sub: the message goes to the node owning the slot only, not
+to every node). A plain Redis keeps the names without braces: a rolling upgrade then finds the
+replay logs and channels the previous version wrote. Moving an existing deployment onto a
+cluster starts empty logs: a client resuming from an old id gets a `stream.gap` and rebuilds
+from the session's transcript, as after any lost log (costs a replay, never an answer).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from services.common.events import Event
 
 if TYPE_CHECKING:
     from services.common.redis_client import AnyRedis
+    from services.common.sessions import BusKey
 
 KEY_PREFIX = "da:events:"
 
@@ -130,22 +132,23 @@ def parse_id(event_id: str) -> tuple[int, int]:
     return key
 
 
-def _tagged(session_id: str, cluster: bool) -> str:
-    # The prefixes hold no brace, so the tag is the same part of every key of a session,
-    # whatever braces the id itself holds.
-    return f"{{{session_id}}}" if cluster else session_id
+def _tagged(key: BusKey, cluster: bool) -> str:
+    # The key's text, as every earlier version named the session's Redis keys: see
+    # BusKey.__str__. The prefixes hold no brace, so the tag is the same part of every key of a
+    # session, whatever braces the ids themselves hold.
+    return f"{{{key}}}" if cluster else str(key)
 
 
-def stream_key(session_id: str, *, cluster: bool = False) -> str:
-    return f"{KEY_PREFIX}{_tagged(session_id, cluster)}"
+def stream_key(key: BusKey, *, cluster: bool = False) -> str:
+    return f"{KEY_PREFIX}{_tagged(key, cluster)}"
 
 
-def channel_name(session_id: str, *, cluster: bool = False) -> str:
-    return f"{KEY_PREFIX}{_tagged(session_id, cluster)}"
+def channel_name(key: BusKey, *, cluster: bool = False) -> str:
+    return f"{KEY_PREFIX}{_tagged(key, cluster)}"
 
 
-def once_key(session_id: str, once: str, *, cluster: bool = False) -> str:
-    return f"{ONCE_PREFIX}{_tagged(session_id, cluster)}:{once}"
+def once_key(key: BusKey, once: str, *, cluster: bool = False) -> str:
+    return f"{ONCE_PREFIX}{_tagged(key, cluster)}:{once}"
 
 
 def decode_message(payload: bytes | str) -> BusEvent:
@@ -179,75 +182,73 @@ class EventBus:
         self.cluster = isinstance(redis, RedisCluster)
         self._publish = redis.register_script(_SPUBLISH_LUA if self.cluster else _PUBLISH_LUA)
 
-    def stream_key(self, session_id: str) -> str:
-        return stream_key(session_id, cluster=self.cluster)
+    def stream_key(self, key: BusKey) -> str:
+        return stream_key(key, cluster=self.cluster)
 
-    def channel(self, session_id: str) -> str:
-        return channel_name(session_id, cluster=self.cluster)
+    def channel(self, key: BusKey) -> str:
+        return channel_name(key, cluster=self.cluster)
 
-    async def publish(self, session_id: str, event: Event, *, once: str | None = None) -> str:
+    async def publish(self, key: BusKey, event: Event, *, once: str | None = None) -> str:
         """Append to the log and publish live, atomically; returns the event's bus id.
 
         `once`: a key, unique in the session, that makes the publish idempotent for as long as
         the log lives: a second publish with it publishes nothing and returns the first's id.
         """
         raw = RawPublish.of(event, once)
-        return await self.publish_raw(session_id, raw.type, raw.data, once=once)
+        return await self.publish_raw(key, raw.type, raw.data, once=once)
 
     async def publish_raw(
-        self, session_id: str, event_type: str, data: str, *, once: str | None = None
+        self, key: BusKey, event_type: str, data: str, *, once: str | None = None
     ) -> str:
-        keys, args = self._script_input(session_id, event_type, data, once)
+        keys, args = self._script_input(key, event_type, data, once)
         return _text(await self._publish(keys=keys, args=args))
 
-    async def publish_batch(self, session_id: str, events: Sequence[RawPublish]) -> list[str]:
+    async def publish_batch(self, key: BusKey, events: Sequence[RawPublish]) -> list[str]:
         """Several events in order, in one round trip (a pipeline of the publish script);
         returns their ids. A step's deltas go this way: a busy worker publishes what queued up
         while the previous batch was on the wire, rather than one round trip per delta."""
         if len(events) == 1:
             event = events[0]
-            return [await self.publish_raw(session_id, event.type, event.data, once=event.once)]
+            return [await self.publish_raw(key, event.type, event.data, once=event.once)]
         if self.cluster:
-            return await self._publish_batch_cluster(session_id, events)
+            return await self._publish_batch_cluster(key, events)
         assert not isinstance(self.redis, RedisCluster)
         async with self.redis.pipeline(transaction=False) as pipe:
             for event in events:
-                keys, args = self._script_input(session_id, event.type, event.data, event.once)
+                keys, args = self._script_input(key, event.type, event.data, event.once)
                 await self._publish(keys=keys, args=args, client=pipe)
             replies = await pipe.execute()
         return [_text(reply) for reply in replies]
 
-    async def _publish_batch_cluster(
-        self, session_id: str, events: Sequence[RawPublish]
-    ) -> list[str]:
+    async def _publish_batch_cluster(self, key: BusKey, events: Sequence[RawPublish]) -> list[str]:
         # A cluster pipeline cannot load a script a node lacks (NOSCRIPT fails the batch), so
         # it sends the script's text; every key shares the session's slot: one node, one trip.
         assert isinstance(self.redis, RedisCluster)
         pipe = self.redis.pipeline()
         for event in events:
-            keys, args = self._script_input(session_id, event.type, event.data, event.once)
+            keys, args = self._script_input(key, event.type, event.data, event.once)
             pipe.eval(_SPUBLISH_LUA, len(keys), *keys, *args)
         replies = await pipe.execute()
         return [_text(reply) for reply in replies]
 
     def _script_input(
-        self, session_id: str, event_type: str, data: str, once: str | None
+        self, key: BusKey, event_type: str, data: str, once: str | None
     ) -> tuple[list[str], list[str | int]]:
-        keys = [self.stream_key(session_id), self.channel(session_id)]
+        keys = [self.stream_key(key), self.channel(key)]
         if once is not None:
-            keys.append(once_key(session_id, once, cluster=self.cluster))
+            keys.append(once_key(key, once, cluster=self.cluster))
         return keys, [self.maxlen, self.ttl_s, event_type, data]
 
     async def read_after(
-        self, session_id: str, after: str | None, *, page: int = 500
+        self, key: BusKey, after: str | None, *, page: int = 500
     ) -> AsyncIterator[BusEvent]:
         """Every logged event after `after` (all of them when None), oldest first."""
         start = "-" if after is None else f"({after}"
         if after is not None:
             parse_id(after)
-        key = self.stream_key(session_id)
+        stream = self.stream_key(key)
         while True:
-            entries = await self.redis.xrange(key, min=start, max="+", count=page) or []
+            entries = await self.redis.xrange(stream, min=start, max="+", count=page) or []
             for raw_id, fields in entries:
                 if raw_id is None or fields is None:
                     continue
@@ -257,9 +258,9 @@ class EventBus:
             if len(entries) < page:
                 return
 
-    async def bounds(self, session_id: str) -> LogBounds:
+    async def bounds(self, key: BusKey) -> LogBounds:
         try:
-            info = await self.redis.xinfo_stream(self.stream_key(session_id))
+            info = await self.redis.xinfo_stream(self.stream_key(key))
         except Exception as exc:  # redis raises ResponseError "no such key"
             if "no such key" in str(exc).lower():
                 return LogBounds(False, None, False)
@@ -269,7 +270,7 @@ class EventBus:
         return LogBounds(True, _text(first[0]) if first else None, trimmed)
 
     async def gap_after(
-        self, session_id: str, after: str, *, published: bool = False
+        self, key: BusKey, after: str, *, published: bool = False
     ) -> LogBounds | None:
         """The log's bounds when events after `after` may be gone from it, else None.
 
@@ -279,7 +280,7 @@ class EventBus:
         have been published, so a missing log is a gap even from the start.
         """
         after_key = parse_id(after)
-        bounds = await self.bounds(session_id)
+        bounds = await self.bounds(key)
         if not bounds.exists:
             # A client that saw an event has a log that expired or was lost with Redis.
             return bounds if after_key > (0, 0) or published else None
@@ -287,5 +288,5 @@ class EventBus:
             return bounds
         return None
 
-    async def delete(self, session_id: str) -> None:
-        await self.redis.delete(self.stream_key(session_id))
+    async def delete(self, key: BusKey) -> None:
+        await self.redis.delete(self.stream_key(key))

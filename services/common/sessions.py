@@ -236,6 +236,28 @@ def transcript_page(records: list[TurnRecord], request: TranscriptRequest) -> Tr
     return TranscriptPage(records[start:end], records[start].turn_id if start > 0 else None)
 
 
-def bus_key(tenant_id: str, session_id: str) -> str:
-    """The session's key on the event bus (log and channel): tenants never share one."""
-    return f"{tenant_id}/{session_id}"
+@dataclass(frozen=True, slots=True)
+class BusKey:
+    """Where a session's events go on the bus (its log, channel and once keys; services/common/
+    bus.py): the tenant's and the session's ids, so tenants never share one.
+
+    Not a session id: every event carries the bare `session_id`, never the key.
+    """
+
+    tenant_id: str
+    session_id: str
+
+    def __str__(self) -> str:
+        # The key's text, inside every Redis key name of the session and in the activity inputs
+        # that carry it (services/worker/steps.py). Never to change: a rolling upgrade finds the
+        # logs and channels the previous version wrote, and reads its activity inputs.
+        return f"{self.tenant_id}/{self.session_id}"
+
+    @classmethod
+    def parse(cls, text: str) -> BusKey:
+        """The key whose text is `text`. Unambiguous: neither a tenant id (gateway settings) nor
+        a session id (services/gateway/ids.py) holds a `/`."""
+        tenant_id, slash, session_id = text.partition("/")
+        if not (slash and tenant_id and session_id) or "/" in session_id:
+            raise ValueError(f"not a bus key: {text!r}")
+        return cls(tenant_id, session_id)

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from redis.asyncio.client import PubSub
 
     from services.common.redis_client import AnyRedis
+    from services.common.sessions import BusKey
 
 __all__ = ["Fanout", "FanoutClosed", "ListenerOverflow", "Subscription"]
 
@@ -121,20 +122,21 @@ class Fanout:
 
     # -- listening -------------------------------------------------------------------------
 
-    def listen(self, session_id: str, after: str | None = None) -> Subscription:
-        """Events of `session_id` after `after` (None: only new ones), as an async iterator.
+    def listen(self, key: BusKey, after: str | None = None) -> Subscription:
+        """Events of the session `key` names, after `after` (None: only new ones), as an async
+        iterator.
 
-        Use as `async with fanout.listen(sid, after) as events: async for event in events`.
+        Use as `async with fanout.listen(key, after) as events: async for event in events`.
         Raises InvalidEventId for a malformed `after` before anything is subscribed.
         """
         if after is not None:
             parse_id(after)
-        return Subscription(self, session_id, after)
+        return Subscription(self, key, after)
 
-    async def _add(self, session_id: str) -> Listener:
+    async def _add(self, key: BusKey) -> Listener:
         if self._closed:
             raise FanoutClosed("the event fan-out is closed")
-        channel = self.bus.channel(session_id)
+        channel = self.bus.channel(key)
         listener = Listener(channel, self.queue_size)
         async with self._lock:
             listeners = self._listeners.setdefault(channel, set())

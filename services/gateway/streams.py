@@ -35,7 +35,7 @@ from services.common.events import (
     Usage,
     utc_now,
 )
-from services.common.sessions import TurnRecord
+from services.common.sessions import BusKey, TurnRecord
 from services.gateway import metrics
 from services.gateway.auth import Principal
 from services.gateway.fanout import Fanout, FanoutClosed, ListenerOverflow, Subscription
@@ -51,11 +51,11 @@ SUBSCRIBE_TIMEOUT_S = 10.0
 LOG_READ_TIMEOUT_S = 5.0
 
 
-async def log_is_whole(bus: EventBus, bus_key: str) -> bool:
+async def log_is_whole(bus: EventBus, key: BusKey) -> bool:
     """Whether the session's replay log still holds everything published (neither expired nor
     trimmed): then a finished turn replays to its end and its stream ends by itself."""
     try:
-        bounds = await bus.bounds(bus_key)
+        bounds = await bus.bounds(key)
     except (RedisError, OSError):
         return False  # cannot tell: the caller asks the session
     return bounds.exists and not bounds.trimmed
@@ -117,11 +117,11 @@ class OpenStream:
         fanout: Fanout,
         slots: StreamSlots,
         principal: Principal,
-        bus_key: str,
+        key: BusKey,
         after: str | None,
     ) -> OpenStream:
         # `after` was checked at the edge (valid_event_id): listen() cannot refuse it here.
-        subscription = fanout.listen(bus_key, after)
+        subscription = fanout.listen(key, after)
         try:
             token = await slots.acquire(principal.key_id)
         except (RedisError, OSError) as exc:
@@ -199,9 +199,8 @@ class TurnEnd:
     `record` is set when that is known already (a replay-only stream of a finished turn).
     """
 
-    session_id: str
+    key: BusKey
     bus: EventBus
-    bus_key: str
     check: TurnCheck
     record: TurnRecord | None = None
 
@@ -211,7 +210,7 @@ async def replay_if_turn_over(stream: OpenStream, end: TurnEnd) -> None:
     from the session's record. Only here is the session asked whether the turn is over: a whole
     log ends a finished turn by itself, and a turn's stream that stays quiet asks then (see
     `relay`). No answer in time (no worker) means: go on live."""
-    if await log_is_whole(end.bus, end.bus_key):
+    if await log_is_whole(end.bus, end.key):
         return
     end.record = await end.check()
     if end.record is not None:
@@ -302,7 +301,7 @@ async def _finish_turn(end: TurnEnd, turn_id: str, progress: _Progress) -> Async
     rest: list[BusEvent] = []
     try:
         async with asyncio.timeout(LOG_READ_TIMEOUT_S):  # a paused Redis: the record will do
-            async for event in end.bus.read_after(end.bus_key, progress.last_id):
+            async for event in end.bus.read_after(end.key, progress.last_id):
                 if progress.last_key is None or event.key > progress.last_key:
                     rest.append(event)
     except (RedisError, OSError, TimeoutError) as exc:
@@ -315,7 +314,7 @@ async def _finish_turn(end: TurnEnd, turn_id: str, progress: _Progress) -> Async
             yield chunk
         if done:
             return
-    derived = derived_end(end.session_id, record)
+    derived = derived_end(end.key.session_id, record)
     yield ServerSentEvent(data=derived.model_dump_json(), event=derived.type).encode()
 
 

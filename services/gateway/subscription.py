@@ -23,6 +23,7 @@ from services.common.bus import BusEvent, EventBus, parse_id
 from services.common.events import StreamGap
 
 if TYPE_CHECKING:
+    from services.common.sessions import BusKey
     from services.gateway.fanout import Fanout
 
 log = logging.getLogger(__name__)
@@ -93,9 +94,9 @@ def offer(listener: Listener, item: object) -> None:
     listener.wake()
 
 
-async def log_end(bus: EventBus, session_id: str) -> str:
+async def log_end(bus: EventBus, key: BusKey) -> str:
     """The id of the last event in the session's log; "0-0" when there is no log."""
-    entries = await bus.redis.xrevrange(bus.stream_key(session_id), "+", "-", count=1)
+    entries = await bus.redis.xrevrange(bus.stream_key(key), "+", "-", count=1)
     if not entries:
         return "0-0"
     raw_id = entries[0][0]
@@ -105,9 +106,9 @@ async def log_end(bus: EventBus, session_id: str) -> str:
 class Subscription:
     """One listener's view: backfill after `after`, then live events, each id exactly once."""
 
-    def __init__(self, fanout: Fanout, session_id: str, after: str | None) -> None:
+    def __init__(self, fanout: Fanout, key: BusKey, after: str | None) -> None:
         self.fanout = fanout
-        self.session_id = session_id
+        self.key = key
         self.last_id = after
         self._last_key = parse_id(after) if after is not None else None
         # Where a live-only listener (no `after`) started: the log's end once it was subscribed.
@@ -125,7 +126,7 @@ class Subscription:
         self._replay_only = False
 
     async def __aenter__(self) -> Subscription:
-        listener = await self.fanout._add(self.session_id)
+        listener = await self.fanout._add(self.key)
         if self.last_id is None:
             try:
                 self._origin = await self._read_origin()
@@ -140,11 +141,11 @@ class Subscription:
         # bound the wait for a subscription), rather than an error a stream would fail with.
         for attempt in range(_RETRIES + 1):
             try:
-                return await log_end(self.fanout.bus, self.session_id)
+                return await log_end(self.fanout.bus, self.key)
             except _TRANSIENT as exc:
                 if attempt == _RETRIES:
                     raise
-                log.debug("reading where %s starts, retrying after %r", self.session_id, exc)
+                log.debug("reading where %s starts, retrying after %r", self.key, exc)
                 await _pause(attempt)
         raise AssertionError("unreachable")
 
@@ -199,7 +200,7 @@ class Subscription:
                 item = await listener.next()
             if listener.overflowed:
                 raise ListenerOverflow(
-                    f"listener of {self.session_id} fell behind; resume after {self.last_id}"
+                    f"listener of {self.key} fell behind; resume after {self.last_id}"
                 )
             if item is CLOSED:
                 raise FanoutClosed("the event fan-out is closed")
@@ -261,26 +262,24 @@ class Subscription:
             assert position is not None, "a subscription has a position once entered"
             try:
                 if not gap_checked:
-                    gap = await bus.gap_after(
-                        self.session_id, position, published=self._replay_only
-                    )
+                    gap = await bus.gap_after(self.key, position, published=self._replay_only)
                     gap_checked = True
                     if gap is not None:
                         notice = StreamGap(
-                            session_id=self.session_id,
+                            session_id=self.key.session_id,  # the bare id, as every event
                             after=position,
                             first_available=gap.first_id,
                         )
                         data = notice.stamped().model_dump_json()
                         yield BusEvent(position, notice.type, data)
-                async for event in bus.read_after(self.session_id, position):
+                async for event in bus.read_after(self.key, position):
                     if self._fresh(event):
                         yield event
                 return
             except _TRANSIENT as exc:
                 if attempt == retries:
                     raise
-                log.debug("catch-up of %s retries after %r", self.session_id, exc)
+                log.debug("catch-up of %s retries after %r", self.key, exc)
                 await _pause(attempt)
 
 

@@ -116,7 +116,7 @@ class SessionActivities:
         info = activity.info()
         context = step.context
         mark_turn(context.session_id, context.turn_id)
-        publish = StepPublisher(self.bus, context.bus_key, context.session_id, context.turn_id)
+        publish = StepPublisher(self.bus, context.key, context.turn_id)
         common = {"session_id": context.session_id, "turn_id": context.turn_id}
         if info.attempt > 1:
             await publish(
@@ -189,7 +189,7 @@ class SessionActivities:
         metrics.tool_call(call.name, outcome)
         log.info("tool %s answered (%s)", call.name, outcome, extra={"tool": call.name})
         context = request.context
-        publish = StepPublisher(self.bus, context.bus_key, context.session_id, context.turn_id)
+        publish = StepPublisher(self.bus, context.key, context.turn_id)
         output.published = await publish(
             ToolResult(
                 session_id=context.session_id,
@@ -227,7 +227,7 @@ class SessionActivities:
     async def publish_event(self, request: PublishInput) -> str:
         event = request.event
         mark_turn(event.session_id, event.turn_id, event=event.type)
-        return await self.bus.publish(request.bus_key, event, once=request.once)
+        return await self.bus.publish(request.key, event, once=request.once)
 
     # -- the roster ------------------------------------------------------------------------
 

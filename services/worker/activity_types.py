@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from services.common.events import Event
-from services.common.sessions import TurnUsage
+from services.common.sessions import BusKey, TurnUsage
 
 
 @dataclass
@@ -82,10 +82,20 @@ class PriorEntry:
 class StepContext:
     """Where a step's events go and whose they are."""
 
+    # The session's BusKey as text: the form activity inputs have always carried it in, which
+    # workers on both sides of a rolling upgrade read. `key` is the key itself.
     bus_key: str
     session_id: str
     turn_id: str
     step: int
+
+    @classmethod
+    def of(cls, key: BusKey, turn_id: str, step: int) -> StepContext:
+        return cls(str(key), key.session_id, turn_id, step)
+
+    @property
+    def key(self) -> BusKey:
+        return BusKey.parse(self.bus_key)
 
 
 @dataclass
@@ -152,11 +162,15 @@ class ToolInput:
 
 @dataclass
 class PublishInput:
-    bus_key: str
+    bus_key: str  # the session's BusKey as text, as in StepContext
     # `ts` is stamped when it is published.
     event: Event
     # Makes the publish idempotent (EventBus.publish `once`); None: publish every time.
     once: str | None = None
+
+    @property
+    def key(self) -> BusKey:
+        return BusKey.parse(self.bus_key)
 
 
 def json_object(text: str) -> dict[str, Any]:

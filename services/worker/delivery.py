@@ -24,6 +24,7 @@ from redis.exceptions import RedisError
 
 from services.common.bus import EventBus, RawPublish
 from services.common.events import Event, MessageDelta, StreamGap
+from services.common.sessions import BusKey
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +69,10 @@ def _joined(batch: list[_Queued]) -> list[tuple[Event, str | None]]:
 class StepPublisher:
     """One activity attempt's publisher of one session's events, tolerant of bus outages."""
 
-    def __init__(self, bus: EventBus, bus_key: str, session_id: str, turn_id: str) -> None:
+    def __init__(self, bus: EventBus, key: BusKey, turn_id: str) -> None:
         self.bus = bus
-        self.bus_key = bus_key
-        self.session_id = session_id
+        self.key = key
+        self.session_id = key.session_id  # what events carry: the bare id, never the key
         self.turn_id = turn_id
         self.last_id: str | None = None
         # Events were lost and no `stream.gap` says so yet.
@@ -138,9 +139,9 @@ class StepPublisher:
         try:
             if all(isinstance(item.event, MessageDelta) for item in batch):
                 with suppress_instrumentation():  # no span per delta batch
-                    ids = await self.bus.publish_batch(self.bus_key, events)
+                    ids = await self.bus.publish_batch(self.key, events)
             else:
-                ids = await self.bus.publish_batch(self.bus_key, events)
+                ids = await self.bus.publish_batch(self.key, events)
         except (RedisError, OSError) as exc:
             if not self.gap_owed:
                 log.warning("event bus unavailable (%s); the step goes on", type(exc).__name__)

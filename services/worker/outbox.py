@@ -18,6 +18,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from services.common.events import Event
+    from services.common.sessions import BusKey
     from services.common.turn_trace import attached, current_carrier
     from services.worker.activities import SessionActivities
     from services.worker.activity_types import PublishInput
@@ -38,8 +39,8 @@ class OutboxItem:
 
 
 class Outbox:
-    def __init__(self, bus_key: str, waiting: list[OutboxItem]) -> None:
-        self.bus_key = bus_key
+    def __init__(self, key: BusKey, waiting: list[OutboxItem]) -> None:
+        self.key = key
         self.waiting = list(waiting)
         self._count = 0
         self.failures = 0
@@ -68,7 +69,7 @@ class Outbox:
                 with attached(item.trace_context):
                     await workflow.execute_local_activity_method(
                         SessionActivities.publish_event,
-                        PublishInput(self.bus_key, item.event, item.once),
+                        PublishInput(str(self.key), item.event, item.once),
                         start_to_close_timeout=timedelta(seconds=5),
                         retry_policy=RETRY,
                     )

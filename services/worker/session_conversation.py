@@ -18,7 +18,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from services.common.events import ConversationReset
-    from services.common.sessions import TurnRecord, TurnRequest
+    from services.common.sessions import BusKey, TurnRecord, TurnRequest
     from services.worker import seeding
     from services.worker.activities import SessionActivities
     from services.worker.activity_types import (
@@ -40,9 +40,9 @@ Team = Callable[[bool], Awaitable[Roster]]
 
 
 class SessionConversation:
-    def __init__(self, session_id: str, bus_key: str, publish: Publish, carry: Carry) -> None:
-        self.session_id = session_id
-        self.bus_key = bus_key
+    def __init__(self, key: BusKey, publish: Publish, carry: Carry) -> None:
+        self.session_id = key.session_id
+        self.key = key
         self.publish = publish
         self.conversation_id = carry.conversation_id
         self.anchor = carry.anchor
@@ -121,7 +121,7 @@ class SessionConversation:
         return await workflow.execute_activity_method(
             SessionActivities.converse,
             ConverseInput(
-                context=StepContext(self.bus_key, self.session_id, request.turn_id, step),
+                context=StepContext.of(self.key, request.turn_id, step),
                 entry_agent_id=roster.entry.agent_id,
                 entry_agent_version=roster.entry.version,
                 agent_names={a.agent_id: a.name for a in roster.agents},

@@ -17,7 +17,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from services.common.events import ApprovalRequired, ApprovalResolved, Event, ToolResult
-    from services.common.sessions import SessionStart
+    from services.common.sessions import BusKey, SessionStart
     from services.worker import metrics
     from services.worker.activities import SessionActivities, tool_result_once
     from services.worker.activity_types import (
@@ -44,9 +44,9 @@ class Publish(Protocol):
 
 
 class TurnTools:
-    def __init__(self, start: SessionStart, bus_key: str, publish: Publish) -> None:
+    def __init__(self, start: SessionStart, key: BusKey, publish: Publish) -> None:
         self.start = start
-        self.bus_key = bus_key
+        self.key = key
         self.publish = publish
         self.approvals: dict[str, PendingApproval] = {}
 
@@ -98,7 +98,7 @@ class TurnTools:
         output = await workflow.execute_activity_method(
             SessionActivities.call_tool,
             ToolInput(
-                context=StepContext(self.bus_key, self.start.session_id, turn_id, step),
+                context=StepContext.of(self.key, turn_id, step),
                 call=call,
                 tenant_id=self.start.tenant_id,
                 user_id=self.start.user_id,

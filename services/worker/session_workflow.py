@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         TITLE_MEMO,
         TRANSCRIPT_QUERY,
         ApprovalDecision,
+        BusKey,
         CancelReceipt,
         CancelRequest,
         EndRequest,
@@ -53,7 +54,6 @@ with workflow.unsafe.imports_passed_through():
         TurnRecord,
         TurnRequest,
         TurnUsage,
-        bus_key,
         session_title,
         transcript_page,
     )
@@ -100,7 +100,7 @@ class SessionWorkflow:
             else Carry(created_at=workflow.now().isoformat())
         )
         self.start = dataclasses.replace(start, carried=None)
-        self.key = bus_key(start.tenant_id, start.session_id)
+        self.key = BusKey(start.tenant_id, start.session_id)
         self.created_at = carry.created_at
         self.team = SessionTeam(start.agent, carry.roster)
         self.records: dict[str, TurnRecord] = {r.turn_id: r for r in carry.records}
@@ -109,7 +109,7 @@ class SessionWorkflow:
         for request in self.queue:
             self.records.setdefault(request.turn_id, self._new_record(request))
         self.outbox = Outbox(self.key, carry.outbox)
-        self.conversation = SessionConversation(start.session_id, self.key, self._publish, carry)
+        self.conversation = SessionConversation(self.key, self._publish, carry)
         self.running: str | None = None
         self.turn_task: asyncio.Task[None] | None = None
         self.tools = TurnTools(self.start, self.key, self._publish)

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from services.common.sessions import bus_key
+from services.common.sessions import BusKey
 from services.gateway.ids import valid_event_id, valid_ref_id
 from services.gateway.problems import Problem
 from services.gateway.routes.paths import session_id
@@ -47,12 +47,12 @@ async def session_events(request: Request) -> Response:
     if not is_open and after is None:
         # Nothing new will ever come; a resume id still replays what the client missed.
         raise session_ended(sid)
-    key = bus_key(who.tenant_id, sid)
+    key = BusKey(who.tenant_id, sid)
     stream = await OpenStream.open(gw.fanout, gw.slots, who, key, after)
     turn_end = None
     if turn_id is not None:
         ask = functools.partial(gw.sessions.finished_turn, who.tenant_id, sid, turn_id)
-        turn_end = TurnEnd(sid, gw.fanout.bus, key, ask)
+        turn_end = TurnEnd(key, gw.fanout.bus, ask)
     try:
         if not is_open:
             stream.replay_only()  # an ended session publishes nothing more

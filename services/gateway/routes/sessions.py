@@ -16,12 +16,12 @@ from starlette.routing import Route
 from services.common.logs import set_ids
 from services.common.sessions import (
     ApprovalDecision,
+    BusKey,
     CancelRequest,
     EndRequest,
     SessionStart,
     TurnReceipt,
     TurnRequest,
-    bus_key,
 )
 from services.gateway.bodies import read_model
 from services.gateway.ids import idempotent_turn_id, new_session_id, valid_idempotency_key
@@ -179,10 +179,10 @@ async def send_message(request: Request) -> Response:
         )
     # Subscribe before submitting, so the turn's first event cannot slip past. A keyed turn may
     # be a retry of one that already ran: read it from the start of the log.
-    key = bus_key(who.tenant_id, sid)
+    key = BusKey(who.tenant_id, sid)
     stream = await OpenStream.open(gw.fanout, gw.slots, who, key, "0" if keyed else None)
     ask = functools.partial(gw.sessions.finished_turn, who.tenant_id, sid, turn_id)
-    turn_end = TurnEnd(sid, gw.fanout.bus, key, ask)
+    turn_end = TurnEnd(key, gw.fanout.bus, ask)
     try:
         receipt = await _submit(gw, start, turn, idempotency_key)
         # A retry of a turn that is over, whose end may have left the log: replay what the log

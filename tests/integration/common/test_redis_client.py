@@ -18,6 +18,7 @@ from scripts.stack.servers import redis_ping
 from services.common.bus import EventBus
 from services.common.events import MessageDelta
 from services.common.redis_client import check_redis, describe, redis_client
+from services.common.sessions import BusKey
 from services.common.settings import ConfigError, RedisSettings
 from tests.fixtures.tls import Pki, make_pki
 
@@ -126,10 +127,11 @@ async def _round_trip(settings: RedisSettings) -> None:
         await check_redis(client, settings)
         bus = EventBus(client)
         event = MessageDelta(session_id="ses_redis", turn_id="turn_1", text="hi", agent="a")
-        first = await bus.publish("t/ses_redis", event)
-        (read,) = [e async for e in bus.read_after("t/ses_redis", None)]
+        key = BusKey("t", "ses_redis")
+        first = await bus.publish(key, event)
+        (read,) = [e async for e in bus.read_after(key, None)]
         assert read.id == first
-        await bus.delete("t/ses_redis")
+        await bus.delete(key)
     finally:
         await client.aclose()
 

@@ -18,6 +18,7 @@ from scripts.stack.processes import apoll
 from services.common.bus import BusEvent, EventBus, RawPublish
 from services.common.events import MessageDelta, parse_event
 from services.common.redis_client import check_redis, describe, ping, redis_client
+from services.common.sessions import BusKey
 from services.common.settings import ConfigError, RedisSettings
 from services.common.teams import TeamInfo, publish_teams, read_teams
 from services.gateway.cluster_fanout import ClusterFanout
@@ -48,21 +49,21 @@ async def fanout(cluster: RedisCluster) -> AsyncIterator[ClusterFanout]:
     await fanout.close()
 
 
-def sessions_per_node(cluster: RedisCluster, bus: EventBus, tag: str) -> dict[str, str]:
-    """One session id whose keys live on each node: node name -> session id."""
-    found: dict[str, str] = {}
+def sessions_per_node(cluster: RedisCluster, bus: EventBus, tag: str) -> dict[str, BusKey]:
+    """One session whose keys live on each node: node name -> its bus key."""
+    found: dict[str, BusKey] = {}
     for n in range(1000):
-        sid = f"t/{tag}_{n}"
-        node = cluster.get_node_from_key(bus.stream_key(sid))
+        key = BusKey("t", f"{tag}_{n}")
+        node = cluster.get_node_from_key(bus.stream_key(key))
         assert node is not None
-        found.setdefault(node.name, sid)
+        found.setdefault(node.name, key)
         if len(found) == 3:
             return found
     raise AssertionError(f"sessions on only {len(found)} nodes")
 
 
-def delta(sid: str, text: str) -> MessageDelta:
-    return MessageDelta(session_id=sid, turn_id="turn_1", text=text)
+def delta(key: BusKey, text: str) -> MessageDelta:
+    return MessageDelta(session_id=key.session_id, turn_id="turn_1", text=text)
 
 
 def texts(events: list[BusEvent]) -> list[str]:
@@ -94,37 +95,37 @@ async def test_log_and_live_delivery_for_sessions_on_every_node(
         fanout.listen(sessions_list[2]) as third,
     ):
         assert fanout.node_count == 3  # one sharded pub/sub connection per node
-        for sid in sessions_list:
-            await bus.publish(sid, delta(sid, "a"))
+        for key in sessions_list:
+            await bus.publish(key, delta(key, "a"))
             # A step's batch, one round trip to the session's node, with a once key ...
-            batch = [RawPublish.of(delta(sid, t)) for t in "bc"]
-            await bus.publish_batch(sid, [*batch, RawPublish.of(delta(sid, "d"), once="x")])
+            batch = [RawPublish.of(delta(key, t)) for t in "bc"]
+            await bus.publish_batch(key, [*batch, RawPublish.of(delta(key, "d"), once="x")])
             # ... that a retried activity's repeat does not publish again.
-            await bus.publish(sid, delta(sid, "d"), once="x")
+            await bus.publish(key, delta(key, "d"), once="x")
         for sub in (first, second, third):
             assert texts(await take(sub, 4)) == ["a", "b", "c", "d"]
     assert fanout.node_count == 0  # the last listener of a node frees its connection
-    for sid in sessions_list:
-        assert texts([e async for e in bus.read_after(sid, None)]) == ["a", "b", "c", "d"]
+    for key in sessions_list:
+        assert texts([e async for e in bus.read_after(key, None)]) == ["a", "b", "c", "d"]
         # The session's keys share one hash tag, so the publish script's keys share a slot.
-        assert await cluster.exists(f"da:events:{{{sid}}}") == 1
-        assert await cluster.exists(f"da:once:{{{sid}}}:x") == 1
-        await bus.delete(sid)
+        assert await cluster.exists(f"da:events:{{{key}}}") == 1
+        assert await cluster.exists(f"da:once:{{{key}}}:x") == 1
+        await bus.delete(key)
 
 
 async def test_a_resume_from_an_id_backfills_then_goes_live(
     cluster: RedisCluster, fanout: ClusterFanout
 ) -> None:
     bus = fanout.bus
-    for sid in sessions_per_node(cluster, bus, "resume").values():
-        ids = [await bus.publish(sid, delta(sid, text)) for text in "abcde"]
-        async with fanout.listen(sid, after=ids[1]) as sub:  # a Last-Event-ID
+    for key in sessions_per_node(cluster, bus, "resume").values():
+        ids = [await bus.publish(key, delta(key, text)) for text in "abcde"]
+        async with fanout.listen(key, after=ids[1]) as sub:  # a Last-Event-ID
             assert texts(await take(sub, 3)) == ["c", "d", "e"]
-            await bus.publish(sid, delta(sid, "f"))
+            await bus.publish(key, delta(key, "f"))
             (live,) = await take(sub, 1)
             assert texts([live]) == ["f"]
             assert sub.live
-        await bus.delete(sid)
+        await bus.delete(key)
 
 
 async def test_the_gateway_limits_hold_on_a_cluster(cluster: RedisCluster) -> None:
@@ -157,11 +158,11 @@ async def test_the_team_catalog_on_a_cluster(cluster: RedisCluster) -> None:
     assert [t.name for t in await read_teams(cluster)] == ["one", "three", "two"]
 
 
-async def publish_retrying(bus: EventBus, sid: str, text: str) -> str:
+async def publish_retrying(bus: EventBus, key: BusKey, text: str) -> str:
     """Publish one delta, retrying while the session's node comes back (bounded)."""
     for _ in range(500):
         try:
-            return await bus.publish(sid, delta(sid, text))
+            return await bus.publish(key, delta(key, text))
         except (RedisError, OSError):
             await asyncio.sleep(0.02)
     raise AssertionError("the node did not come back")
@@ -174,29 +175,29 @@ async def test_a_node_restart_costs_latency_not_events(
     sessions = sessions_per_node(cluster, bus, "restart")
     node, far = sorted(sessions)[:2]
     index = redis_cluster.ports.index(int(node.rpartition(":")[2]))
-    sid, other = sessions[node], sessions[far]
-    async with fanout.listen(sid) as sub, fanout.listen(other) as elsewhere:
-        await bus.publish(sid, delta(sid, "before"))
+    key, other = sessions[node], sessions[far]
+    async with fanout.listen(key) as sub, fanout.listen(other) as elsewhere:
+        await bus.publish(key, delta(key, "before"))
         assert texts(await take(sub, 1)) == ["before"]
         redis_cluster.stop(index)
         # The other nodes go on serving their sessions meanwhile, and a gateway stays ready.
         await ping(cluster)
         await publish_retrying(bus, other, "meanwhile")
         assert texts(await take(elsewhere, 1)) == ["meanwhile"]
-        assert await apoll(lambda: _waiting(fanout, bus.channel(sid)), 10)
+        assert await apoll(lambda: _waiting(fanout, bus.channel(key)), 10)
         redis_cluster.start(index)
         # Published with the node back but before the fan-out subscribes there again (it
         # cannot while the lock is held): never delivered live, they come from the log.
         async with fanout._lock:
             for text in ("after-1", "after-2"):
-                await publish_retrying(bus, sid, text)
+                await publish_retrying(bus, key, text)
         got = [(texts([event])[0], sub.live) for event in await take(sub, 2)]
         assert got == [("after-1", False), ("after-2", False)]
         assert fanout.reconnects >= 1
-        await bus.publish(sid, delta(sid, "live"))
+        await bus.publish(key, delta(key, "live"))
         assert texts(await take(sub, 1)) == ["live"]
         assert sub.live
-    await bus.delete(sid)
+    await bus.delete(key)
     await bus.delete(other)
 
 
@@ -245,11 +246,11 @@ async def test_a_password_from_a_file_reaches_every_node(
     # The fan-out's own per-node connections authenticate too.
     async with ClusterFanout(client, EventBus(client)) as fanout:
         sessions = list(sessions_per_node(client, fanout.bus, "auth").values())
-        for sid in sessions:
-            async with fanout.listen(sid) as sub:
-                await fanout.bus.publish(sid, delta(sid, "hi"))
+        for key in sessions:
+            async with fanout.listen(key) as sub:
+                await fanout.bus.publish(key, delta(key, "hi"))
                 assert texts(await take(sub, 1)) == ["hi"]
-            await fanout.bus.delete(sid)
+            await fanout.bus.delete(key)
     await client.aclose()
 
     secret.write_text("wrong")
@@ -273,11 +274,11 @@ async def test_tls_with_a_client_certificate_on_every_node(
     assert isinstance(client, RedisCluster)
     await check_redis(client, settings)
     async with ClusterFanout(client, EventBus(client)) as fanout:
-        for sid in sessions_per_node(client, fanout.bus, "tls").values():
-            async with fanout.listen(sid) as sub:
-                await fanout.bus.publish(sid, delta(sid, "hi"))
+        for key in sessions_per_node(client, fanout.bus, "tls").values():
+            async with fanout.listen(key) as sub:
+                await fanout.bus.publish(key, delta(key, "hi"))
                 assert texts(await take(sub, 1)) == ["hi"]
-            await fanout.bus.delete(sid)
+            await fanout.bus.delete(key)
     await client.aclose()
 
     wrong = RedisSettings(redis_url=url.replace(str(pki.ca), str(pki.other_ca)), redis_cluster=True)
@@ -329,19 +330,19 @@ async def test_a_slot_moved_to_another_node_follows_its_listeners(
     bus = fanout.bus
     sessions = sessions_per_node(cluster, bus, "moved")
     source, target = sorted(sessions)[:2]
-    sid = sessions[source]
-    async with fanout.listen(sid) as sub:
-        await bus.publish(sid, delta(sid, "before"))
+    key = sessions[source]
+    async with fanout.listen(key) as sub:
+        await bus.publish(key, delta(key, "before"))
         assert texts(await take(sub, 1)) == ["before"]
-        await move_slot(cluster, bus.stream_key(sid), target)
+        await move_slot(cluster, bus.stream_key(key), target)
         # The old node unsubscribes the channel; the fan-out subscribes on the new one and
         # the listener catches up from the log (which moved with the slot).
-        await publish_retrying(bus, sid, "after")
+        await publish_retrying(bus, key, "after")
         assert texts(await take(sub, 1)) == ["after"]
-        assert await apoll(lambda: _on(fanout, bus.channel(sid), target), 10)
-        await bus.publish(sid, delta(sid, "live"))
+        assert await apoll(lambda: _on(fanout, bus.channel(key), target), 10)
+        await bus.publish(key, delta(key, "live"))
         assert texts(await take(sub, 1)) == ["live"]
-    await bus.delete(sid)
+    await bus.delete(key)
 
 
 async def _on(fanout: ClusterFanout, channel: str, node: str) -> bool:

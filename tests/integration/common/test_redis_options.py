@@ -10,6 +10,7 @@ from scripts.stack import servers
 from services.common.bus import EventBus
 from services.common.events import TurnStarted
 from services.common.redis_options import connection_options
+from services.common.sessions import BusKey
 
 
 async def test_the_first_publish_after_a_redis_restart_goes_through(tmp_path: Path) -> None:
@@ -18,10 +19,10 @@ async def test_the_first_publish_after_a_redis_restart_goes_through(tmp_path: Pa
     try:
         bus = EventBus(client)
         event = TurnStarted(session_id="s", turn_id="t")
-        first = await bus.publish("t1/s", event)
+        first = await bus.publish(BusKey("t1", "s"), event)
         servers.restart_redis(server)  # the pooled connection is now dead on the server side
-        second = await bus.publish("t1/s", event)
-        assert [e.id async for e in bus.read_after("t1/s", None)] == [first, second]
+        second = await bus.publish(BusKey("t1", "s"), event)
+        assert [e.id async for e in bus.read_after(BusKey("t1", "s"), None)] == [first, second]
     finally:
         await client.aclose()
         server.process.stop()

@@ -16,6 +16,7 @@ from services.common.events import (
     TurnStarted,
     Usage,
 )
+from services.common.sessions import BusKey
 from tests.integration.gateway.fake_session import (
     PUBLISH_ACTIVITY,
     STREAM_ACTIVITY,
@@ -41,13 +42,11 @@ class FakeActivities:
 
     @activity.defn(name=STREAM_ACTIVITY)
     async def stream_turn(self, turn: StreamTurn) -> StreamOutcome:
-        sid, tid = turn.session_id, turn.turn_id
-        await self.bus.publish(turn.bus_key, TurnStarted(session_id=sid, turn_id=tid, agent=AGENT))
+        key, sid, tid = BusKey.parse(turn.bus_key), turn.session_id, turn.turn_id
+        await self.bus.publish(key, TurnStarted(session_id=sid, turn_id=tid, agent=AGENT))
         if "fail" in turn.input:
             error = ErrorInfo(code="fake_failure", message="asked to fail")
-            await self.bus.publish(
-                turn.bus_key, TurnFailed(session_id=sid, turn_id=tid, error=error)
-            )
+            await self.bus.publish(key, TurnFailed(session_id=sid, turn_id=tid, error=error))
             return StreamOutcome("failed", error="asked to fail")
         paced = "slow" in turn.input or "hold" in turn.input
         words = reply_words(turn.input)
@@ -60,7 +59,7 @@ class FakeActivities:
             if index < len(words):
                 text = words[index] + ("" if index == len(words) - 1 else " ")
                 delta = MessageDelta(session_id=sid, turn_id=tid, text=text, agent=AGENT)
-                await self.bus.publish(turn.bus_key, delta)
+                await self.bus.publish(key, delta)
             elif "hold" not in turn.input:
                 break
             index += 1
@@ -69,10 +68,12 @@ class FakeActivities:
         output = " ".join(words)
         usage = Usage(prompt_tokens=3, completion_tokens=len(words), total_tokens=3 + len(words))
         done = TurnCompleted(session_id=sid, turn_id=tid, output=output, usage=usage)
-        await self.bus.publish(turn.bus_key, done)
+        await self.bus.publish(key, done)
         return StreamOutcome("completed", output=output)
 
     @activity.defn(name=PUBLISH_ACTIVITY)
     async def publish(self, request: Publish) -> None:
         for raw in request.events:
-            await self.bus.publish(request.bus_key, EVENT_ADAPTER.validate_python(raw))
+            await self.bus.publish(
+                BusKey.parse(request.bus_key), EVENT_ADAPTER.validate_python(raw)
+            )

@@ -25,6 +25,7 @@ from services.common.sessions import (
     STATUS_QUERY,
     SUBMIT_TURN,
     ApprovalDecision,
+    BusKey,
     CancelReceipt,
     CancelRequest,
     EndRequest,
@@ -35,7 +36,6 @@ from services.common.sessions import (
     TurnRecord,
     TurnRequest,
     TurnUsage,
-    bus_key,
 )
 
 STREAM_ACTIVITY = "fake_stream_turn"
@@ -70,7 +70,7 @@ class FakeSessionWorkflow:
     @workflow.init
     def __init__(self, start: SessionStart) -> None:
         self.start = start
-        self.key = bus_key(start.tenant_id, start.session_id)
+        self.key = str(BusKey(start.tenant_id, start.session_id))  # as activity inputs carry it
         self.created_at = workflow.now().isoformat()
         self.turns: dict[str, TurnRecord] = {}
         self.inputs: dict[str, str] = {}

@@ -19,7 +19,7 @@ from scripts.stack import servers
 from services.common.bus import EventBus
 from services.common.events import TERMINAL_TURN_EVENTS as TERMINAL
 from services.common.redis_client import redis_client
-from services.common.sessions import bus_key
+from services.common.sessions import BusKey
 from services.common.settings import RedisSettings
 from tests.fixtures.gateway import GatewayServer, start_gateway
 from tests.fixtures.redis_cluster import RedisClusterNodes
@@ -89,7 +89,7 @@ async def sessions_on_every_node(
         response = await client.post("/v1/sessions")
         assert response.status_code == 201
         sid: str = response.json()["session_id"]
-        node = cluster.get_node_from_key(bus.stream_key(bus_key("a", sid)))
+        node = cluster.get_node_from_key(bus.stream_key(BusKey("a", sid)))
         assert node is not None
         found.setdefault(node.name, sid)
         if len(found) == 3:

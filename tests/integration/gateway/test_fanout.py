@@ -17,15 +17,16 @@ from scripts.stack import servers
 from scripts.stack.processes import free_port
 from services.common.bus import BusEvent, EventBus, InvalidEventId
 from services.common.events import MessageDelta, StreamGap, parse_event
+from services.common.sessions import BusKey
 from services.gateway.fanout import Fanout, ListenerOverflow, Subscription
 
 
-def new_session() -> str:
-    return f"s-{uuid.uuid4().hex[:12]}"
+def new_session() -> BusKey:
+    return BusKey("t", f"s-{uuid.uuid4().hex[:12]}")
 
 
-def delta(session_id: str, n: int) -> MessageDelta:
-    return MessageDelta(session_id=session_id, turn_id="t1", text=str(n))
+def delta(key: BusKey, n: int) -> MessageDelta:
+    return MessageDelta(session_id=key.session_id, turn_id="t1", text=str(n))
 
 
 async def collect(subscription: Subscription, count: int, within: float = 30.0) -> list[str]:
@@ -60,50 +61,37 @@ async def fanout(redis: aioredis.Redis, bus: EventBus) -> AsyncIterator[Fanout]:
         yield fan
 
 
-async def test_publish_appends_to_log_with_ttl_and_returns_id(
-    bus: EventBus, redis: aioredis.Redis
-) -> None:
-    sid = new_session()
-    first = await bus.publish(sid, delta(sid, 1))
-    second = await bus.publish(sid, delta(sid, 2))
-    logged = [event async for event in bus.read_after(sid, None)]
-    assert [event.id for event in logged] == [first, second]
-    assert [event.type for event in logged] == ["message.delta"] * 2
-    assert 0 < await redis.ttl(f"da:events:{sid}") <= 600
-    assert [event.id async for event in bus.read_after(sid, first)] == [second]
-
-
 async def test_a_publish_once_is_logged_and_delivered_once(
     bus: EventBus, redis: aioredis.Redis, fanout: Fanout
 ) -> None:
-    sid = new_session()
-    async with fanout.listen(sid) as sub:
-        first = await bus.publish(sid, delta(sid, 1), once="turn:call:tool.result")
-        again = await bus.publish(sid, delta(sid, 1), once="turn:call:tool.result")
-        other = await bus.publish(sid, delta(sid, 2), once="turn:other:tool.result")
-        plain = await bus.publish(sid, delta(sid, 3))
+    key = new_session()
+    async with fanout.listen(key) as sub:
+        first = await bus.publish(key, delta(key, 1), once="turn:call:tool.result")
+        again = await bus.publish(key, delta(key, 1), once="turn:call:tool.result")
+        other = await bus.publish(key, delta(key, 2), once="turn:other:tool.result")
+        plain = await bus.publish(key, delta(key, 3))
         live = await collect(sub, 3, within=10)
     assert again == first
-    assert [e.id async for e in bus.read_after(sid, None)] == [first, other, plain]
+    assert [e.id async for e in bus.read_after(key, None)] == [first, other, plain]
     assert live == ["1", "2", "3"]
-    assert 0 < await redis.ttl(f"da:once:{sid}:turn:call:tool.result") <= 600
+    assert 0 < await redis.ttl(f"da:once:{key}:turn:call:tool.result") <= 600
 
 
 async def test_ten_thousand_events_reach_fifty_listeners_in_order(
     redis: aioredis.Redis, bus: EventBus
 ) -> None:
-    sid = new_session()
+    key = new_session()
     total, per_fanout = 10_000, 25
     # Two fan-outs stand for two gateway processes, each with one pub/sub connection.
     async with Fanout(redis, bus, queue_size=total) as a, Fanout(redis, bus, queue_size=total) as b:
-        subs = [fan.listen(sid) for fan in (a, b) for _ in range(per_fanout)]
+        subs = [fan.listen(key) for fan in (a, b) for _ in range(per_fanout)]
         for sub in subs:
             await sub.__aenter__()
         readers = [asyncio.create_task(collect(sub, total, within=120)) for sub in subs]
         async with redis.pipeline(transaction=False) as pipe:
             pipe_bus = EventBus(pipe)
             for n in range(total):
-                await pipe_bus.publish(sid, delta(sid, n))
+                await pipe_bus.publish(key, delta(key, n))
                 if n % 500 == 499:
                     await pipe.execute()
             await pipe.execute()
@@ -118,23 +106,23 @@ async def test_ten_thousand_events_reach_fifty_listeners_in_order(
 async def test_listener_resumes_from_its_last_id_with_exactly_the_rest(
     fanout: Fanout, bus: EventBus
 ) -> None:
-    sid = new_session()
+    key = new_session()
     total = 300
     cut = random.Random(7).randrange(1, total - 1)
     seen: list[str] = []
 
     async def publish_all() -> None:
         for n in range(total):
-            await bus.publish(sid, delta(sid, n))
+            await bus.publish(key, delta(key, n))
             if n % 20 == 0:
                 await asyncio.sleep(0)
 
-    async with fanout.listen(sid, after="0") as sub:
+    async with fanout.listen(key, after="0") as sub:
         publisher = asyncio.create_task(publish_all())
         seen += await collect(sub, cut)
         last_id = sub.last_id
     assert last_id is not None
-    async with fanout.listen(sid, after=last_id) as resumed:
+    async with fanout.listen(key, after=last_id) as resumed:
         seen += await collect(resumed, total - cut)
     await publisher
     assert seen == [str(n) for n in range(total)]
@@ -143,26 +131,27 @@ async def test_listener_resumes_from_its_last_id_with_exactly_the_rest(
 async def test_listener_from_zero_gets_the_whole_log_then_live(
     fanout: Fanout, bus: EventBus
 ) -> None:
-    sid = new_session()
+    key = new_session()
     for n in range(5):
-        await bus.publish(sid, delta(sid, n))
-    async with fanout.listen(sid, after="0") as sub:
+        await bus.publish(key, delta(key, n))
+    async with fanout.listen(key, after="0") as sub:
         reader = asyncio.create_task(collect(sub, 8))
         for n in range(5, 8):
-            await bus.publish(sid, delta(sid, n))
+            await bus.publish(key, delta(key, n))
         assert await reader == [str(n) for n in range(8)]
 
 
 async def test_after_older_than_the_log_yields_stream_gap_first(redis: aioredis.Redis) -> None:
-    sid = new_session()
+    key = new_session()
     small = EventBus(redis, maxlen=100, ttl_s=600)
-    first = await small.publish(sid, delta(sid, 0))
+    first = await small.publish(key, delta(key, 0))
     for n in range(1, 1000):
-        await small.publish(sid, delta(sid, n))
-    async with Fanout(redis, small) as fan, fan.listen(sid, after=first) as sub:
+        await small.publish(key, delta(key, n))
+    async with Fanout(redis, small) as fan, fan.listen(key, after=first) as sub:
         events = [event async for event in _take(sub, 2)]
     gap = parse_event(events[0].data)
     assert isinstance(gap, StreamGap)
+    assert gap.session_id == key.session_id  # the bare id, as every event: never the bus key
     assert gap.after == first
     assert gap.first_available is not None
     following = parse_event(events[1].data)
@@ -171,10 +160,12 @@ async def test_after_older_than_the_log_yields_stream_gap_first(redis: aioredis.
 
 
 async def test_after_for_a_lost_log_yields_stream_gap(fanout: Fanout) -> None:
-    sid = new_session()
-    async with fanout.listen(sid, after="1700000000000-0") as sub:
+    key = new_session()
+    async with fanout.listen(key, after="1700000000000-0") as sub:
         events = [event async for event in _take(sub, 1)]
-    assert events[0].type == "stream.gap"
+    gap = parse_event(events[0].data)
+    assert isinstance(gap, StreamGap)
+    assert gap.session_id == key.session_id
 
 
 async def test_malformed_after_is_rejected_before_subscribing(fanout: Fanout) -> None:
@@ -186,13 +177,13 @@ async def test_malformed_after_is_rejected_before_subscribing(fanout: Fanout) ->
 async def test_slow_listener_is_cut_off_without_slowing_others(
     redis: aioredis.Redis, bus: EventBus
 ) -> None:
-    sid = new_session()
+    key = new_session()
     total = 500
     async with Fanout(redis, bus, queue_size=50) as fan:
-        async with fan.listen(sid) as slow, fan.listen(sid) as fast:
+        async with fan.listen(key) as slow, fan.listen(key) as fast:
             reader = asyncio.create_task(collect(fast, total))
             for n in range(total):
-                await bus.publish(sid, delta(sid, n))
+                await bus.publish(key, delta(key, n))
                 if n % 10 == 0:
                     await asyncio.sleep(0)  # let the fast reader keep up, as a live client would
             assert await reader == [str(n) for n in range(total)]
@@ -201,7 +192,7 @@ async def test_slow_listener_is_cut_off_without_slowing_others(
             resume_after = slow.last_id
         assert fan.listener_count == 0
     # Cut off, it resumes from its last id (None: it saw nothing) and misses nothing.
-    async with Fanout(redis, bus) as fan, fan.listen(sid, after=resume_after or "0") as again:
+    async with Fanout(redis, bus) as fan, fan.listen(key, after=resume_after or "0") as again:
         assert await collect(again, total) == [str(n) for n in range(total)]
 
 
@@ -228,20 +219,20 @@ async def test_listeners_resume_across_a_redis_restart(
     server = own_redis[0]
     client = aioredis.from_url(server.url)
     bus = EventBus(client)
-    sid = new_session()
+    key = new_session()
     total, half = 400, 200
 
     async def publish(n: int) -> None:
         for _ in range(200):  # bounded: Redis is down for well under a second
             try:
-                await bus.publish(sid, delta(sid, n))
+                await bus.publish(key, delta(key, n))
                 return
             except (RedisConnectionError, ConnectionError, OSError):
                 await asyncio.sleep(0.02)
         raise AssertionError("Redis did not come back")
 
     async with Fanout(client, bus, reconnect_backoff_s=(0.02, 0.2)) as fan:
-        subs = [fan.listen(sid) for _ in range(5)]
+        subs = [fan.listen(key) for _ in range(5)]
         for sub in subs:
             await sub.__aenter__()
         readers = [asyncio.create_task(collect(sub, total)) for sub in subs]
@@ -264,17 +255,17 @@ async def test_fanout_starts_with_redis_down_and_serves_once_it_is_up(tmp_path: 
     client = aioredis.from_url(f"redis://127.0.0.1:{port}/0")
     fan = Fanout(client, EventBus(client), reconnect_backoff_s=(0.02, 0.1))
     await fan.start()  # must not raise: a gateway boots and reports not-ready instead
-    sid = new_session()
+    key = new_session()
     with pytest.raises(TimeoutError):
-        async with asyncio.timeout(0.3), fan.listen(sid):
+        async with asyncio.timeout(0.3), fan.listen(key):
             pass
     assert fan.listener_count == 0  # a listener given up on leaves nothing behind
     server = servers.start_redis(tmp_path / "late", port=port)
     try:
-        async with fan.listen(sid) as sub:
+        async with fan.listen(key) as sub:
             reader = asyncio.create_task(collect(sub, 3))
             for n in range(3):
-                await EventBus(client).publish(sid, delta(sid, n))
+                await EventBus(client).publish(key, delta(key, n))
             assert await reader == ["0", "1", "2"]
     finally:
         await fan.close()

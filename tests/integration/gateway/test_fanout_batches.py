@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 from scripts.stack.processes import apoll
 from services.common.bus import BusEvent, EventBus
 from services.common.events import MessageDelta, parse_event
+from services.common.sessions import BusKey
 from services.gateway.fanout import Fanout, Subscription
 
 
@@ -36,6 +37,14 @@ async def listener_reaches(sub: Subscription, state: Callable[[Any], bool]) -> N
     assert await apoll(reached, 5, 0.001)
 
 
+def new_key() -> BusKey:
+    return BusKey("t", f"s-{uuid.uuid4().hex[:12]}")
+
+
+def delta(key: BusKey, text: str) -> MessageDelta:
+    return MessageDelta(session_id=key.session_id, turn_id="t", text=text)
+
+
 def _text(event: BusEvent) -> str:
     return str(getattr(parse_event(event.data), "text", event.type))
 
@@ -44,16 +53,16 @@ async def test_batches_keep_order_across_backfill_and_live(
     fanout: tuple[Fanout, EventBus],
 ) -> None:
     fan, bus = fanout
-    sid = f"s-{uuid.uuid4().hex[:12]}"
+    key = new_key()
     for n in range(50):  # in the log before anyone listens
-        await bus.publish(sid, MessageDelta(session_id=sid, turn_id="t", text=str(n)))
+        await bus.publish(key, delta(key, str(n)))
     seen: list[str] = []
     batches: list[int] = []
-    async with fan.listen(sid, after="0") as sub:
+    async with fan.listen(key, after="0") as sub:
 
         async def publish_live() -> None:
             for n in range(50, 300):
-                await bus.publish(sid, MessageDelta(session_id=sid, turn_id="t", text=str(n)))
+                await bus.publish(key, delta(key, str(n)))
 
         publisher = asyncio.create_task(publish_live())
         async with asyncio.timeout(30):
@@ -74,9 +83,9 @@ async def test_end_stops_a_waiting_listener_and_a_resume_gets_what_it_did_not_yi
     fanout: tuple[Fanout, EventBus],
 ) -> None:
     fan, bus = fanout
-    sid = f"s-{uuid.uuid4().hex[:12]}"
-    async with fan.listen(sid) as sub:
-        await bus.publish(sid, MessageDelta(session_id=sid, turn_id="t", text="0"))
+    key = new_key()
+    async with fan.listen(key) as sub:
+        await bus.publish(key, delta(key, "0"))
         iterator = aiter(sub)
         async with asyncio.timeout(10):
             first = await anext(iterator)
@@ -84,9 +93,9 @@ async def test_end_stops_a_waiting_listener_and_a_resume_gets_what_it_did_not_yi
             await listener_reaches(sub, lambda listener: listener.waiter is not None)
             sub.end()  # server shutdown: the stream ends instead of waiting on
             assert await waiting is None
-        await bus.publish(sid, MessageDelta(session_id=sid, turn_id="t", text="1"))
+        await bus.publish(key, delta(key, "1"))
     assert _text(first) == "0"
-    async with fan.listen(sid, after=sub.last_id) as resumed:
+    async with fan.listen(key, after=sub.last_id) as resumed:
         async with asyncio.timeout(10):
             assert _text(await anext(aiter(resumed))) == "1"
 
@@ -95,10 +104,10 @@ async def test_end_drops_queued_events_a_resume_then_replays(
     fanout: tuple[Fanout, EventBus],
 ) -> None:
     fan, bus = fanout
-    sid = f"s-{uuid.uuid4().hex[:12]}"
-    async with fan.listen(sid) as sub:
+    key = new_key()
+    async with fan.listen(key) as sub:
         for n in range(3):
-            await bus.publish(sid, MessageDelta(session_id=sid, turn_id="t", text=str(n)))
+            await bus.publish(key, delta(key, str(n)))
         iterator = aiter(sub)
         async with asyncio.timeout(10):
             first = await anext(iterator)
@@ -106,7 +115,7 @@ async def test_end_drops_queued_events_a_resume_then_replays(
             sub.end()
             rest = [event async for event in iterator]
     assert (_text(first), rest) == ("0", [])
-    async with fan.listen(sid, after=sub.last_id) as resumed:
+    async with fan.listen(key, after=sub.last_id) as resumed:
         async with asyncio.timeout(10):
             replayed = [_text(await anext(aiter(resumed))) for _ in range(2)]
     assert replayed == ["1", "2"]
@@ -114,10 +123,10 @@ async def test_end_drops_queued_events_a_resume_then_replays(
 
 async def test_replay_only_ends_at_the_end_of_the_log(fanout: tuple[Fanout, EventBus]) -> None:
     fan, bus = fanout
-    sid = f"s-{uuid.uuid4().hex[:12]}"
+    key = new_key()
     for n in range(3):
-        await bus.publish(sid, MessageDelta(session_id=sid, turn_id="t", text=str(n)))
-    async with fan.listen(sid, after="0") as sub:
+        await bus.publish(key, delta(key, str(n)))
+    async with fan.listen(key, after="0") as sub:
         sub.replay_only()
         async with asyncio.timeout(10):
             replayed = [_text(event) async for event in sub]
@@ -128,13 +137,15 @@ async def test_replay_only_of_a_lost_log_is_a_gap_then_the_end(
     fanout: tuple[Fanout, EventBus],
 ) -> None:
     fan, bus = fanout
-    sid = f"s-{uuid.uuid4().hex[:12]}"  # nothing in the log: it expired, or Redis lost it
-    async with fan.listen(sid, after="0") as sub:
+    key = BusKey(
+        "t", f"s-{uuid.uuid4().hex[:12]}"
+    )  # nothing in the log: it expired, or Redis lost it
+    async with fan.listen(key, after="0") as sub:
         sub.replay_only()
         async with asyncio.timeout(10):
             events = [event async for event in sub]
     assert [event.type for event in events] == ["stream.gap"]
-    async with fan.listen(sid, after="0") as live:  # a listener of what is to come: no gap
-        await bus.publish(sid, MessageDelta(session_id=sid, turn_id="t", text="new"))
+    async with fan.listen(key, after="0") as live:  # a listener of what is to come: no gap
+        await bus.publish(key, delta(key, "new"))
         async with asyncio.timeout(10):
             assert _text(await anext(aiter(live))) == "new"

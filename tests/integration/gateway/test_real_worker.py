@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 
 from services.common.bus import EventBus
 from services.common.events import TERMINAL_TURN_EVENTS as TERMINAL
-from services.common.sessions import bus_key
+from services.common.sessions import BusKey
 from tests.fixtures.gateway import GatewayServer
 from tests.integration.gateway.sse import Frame, frames, send_streaming, text_of
 
@@ -123,7 +123,7 @@ async def test_a_turn_whose_end_was_never_published_ends_with_it_from_the_workfl
     end = sent[-1]
     assert end.event == "turn.completed"
     redis = aioredis.from_url(redis_url)
-    bus, key = EventBus(redis), bus_key("a", sid)
+    bus, key = EventBus(redis), BusKey("a", sid)
     try:  # the log as if that one publish had failed
         kept = [e async for e in bus.read_after(key, None) if e.id != end.id]
         await bus.delete(key)

@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 from services.common.bus import EventBus, stream_key
 from services.common.events import TERMINAL_TURN_EVENTS as TERMINAL
 from services.common.events import MessageDelta
-from services.common.sessions import bus_key
+from services.common.sessions import BusKey
 from services.gateway.auth import key_id
 from tests.fixtures.gateway import GatewayServer
 from tests.integration.gateway.sse import Frame, frames, send_streaming, text_of
@@ -165,11 +165,11 @@ async def test_retried_streaming_message_of_a_turn_whose_events_are_gone_ends(
     redis = aioredis.from_url(redis_url)
     bus = EventBus(redis)
     if log == "expired":
-        await bus.delete(bus_key("a", sid))
+        await bus.delete(BusKey("a", sid))
     else:  # trimmed past the turn: only a later turn's event is left
-        await redis.xtrim(stream_key(bus_key("a", sid)), maxlen=0)
+        await redis.xtrim(stream_key(BusKey("a", sid)), maxlen=0)
         later = MessageDelta(session_id=sid, turn_id="turn_later", text="x")
-        await bus.publish(bus_key("a", sid), later)
+        await bus.publish(BusKey("a", sid), later)
     await redis.aclose()
     async with asyncio.timeout(10):
         async with client.stream(
@@ -180,6 +180,7 @@ async def test_retried_streaming_message_of_a_turn_whose_events_are_gone_ends(
             again = [frame async for frame in frames(response)]  # ends: the server closes
     # What is left of the log is not this turn's; its end comes from the session's record.
     assert [frame.event for frame in again] == ["stream.gap", "turn.completed"]
+    assert again[0].json["session_id"] == sid  # not the bus key, `a/<sid>`
     assert again[-1].json == {**first[-1].json, "ts": again[-1].json["ts"]}
 
 
@@ -192,7 +193,7 @@ async def test_a_finished_turns_stream_whose_events_left_the_log_ends(
         first = await read_turn(response)
     turn_id = first[0].turn_id
     redis = aioredis.from_url(redis_url)
-    await EventBus(redis).delete(bus_key("a", sid))
+    await EventBus(redis).delete(BusKey("a", sid))
     await redis.aclose()
     async with asyncio.timeout(10):
         async with client.stream(
@@ -205,11 +206,36 @@ async def test_a_finished_turns_stream_whose_events_left_the_log_ends(
     assert again[-1].json["usage"] == first[-1].json["usage"]
 
 
+async def test_a_stream_gap_names_the_session_by_its_id_not_its_bus_key(
+    client: httpx2.AsyncClient, redis_url: str
+) -> None:
+    """A live stream resumed after an id its log no longer holds starts with `stream.gap`, and
+    the gap names its session as every event does: by the bare id, not the tenant-qualified
+    key the gateway subscribes with (`a/<sid>`)."""
+    sid = f"t-{uuid.uuid4().hex[:12]}"
+    async with send_streaming(client, sid, "hello") as response:
+        first = await read_turn(response)
+    assert {frame.json["session_id"] for frame in first} == {sid}
+    redis = aioredis.from_url(redis_url)
+    await EventBus(redis).delete(BusKey("a", sid))  # the log expired, or Redis lost it
+    await redis.aclose()
+    resume = {"Last-Event-ID": first[-1].id or ""}
+    async with (
+        asyncio.timeout(10),
+        client.stream("GET", f"/v1/sessions/{sid}/events", headers=resume) as response,
+    ):
+        assert response.status_code == 200
+        gap = await anext(frames(response))
+    assert gap.event == "stream.gap"
+    assert gap.json["session_id"] == sid
+    assert gap.json["after"] == first[-1].id
+
+
 async def drop_the_end(redis_url: str, sid: str, end: Frame, how: str) -> None:
     """Take a finished turn's terminal event out of its log: deleted from it (the log then
     counts as trimmed), or never published (the log is rebuilt whole without it)."""
     redis = aioredis.from_url(redis_url)
-    bus, key = EventBus(redis), bus_key("a", sid)
+    bus, key = EventBus(redis), BusKey("a", sid)
     try:
         if how == "deleted":
             assert await redis.xdel(stream_key(key), end.id or "") == 1

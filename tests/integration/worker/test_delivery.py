@@ -12,20 +12,20 @@ import redis.asyncio as aioredis
 
 from scripts.stack import servers
 from services.common.bus import EventBus, RawPublish
-from services.common.events import AgentHandoff, MessageDelta, ToolResult, parse_event
+from services.common.events import AgentHandoff, MessageDelta, StreamGap, ToolResult, parse_event
+from services.common.sessions import BusKey
 from services.worker.delivery import StepPublisher
 
 
 def publisher(bus: EventBus) -> StepPublisher:
-    sid = f"s-{uuid.uuid4().hex[:12]}"
-    return StepPublisher(bus, f"t/{sid}", sid, "turn-1")
+    return StepPublisher(bus, BusKey("t", f"s-{uuid.uuid4().hex[:12]}"), "turn-1")
 
 
 def delta(publish: StepPublisher, n: int) -> MessageDelta:
     return MessageDelta(session_id=publish.session_id, turn_id=publish.turn_id, text=str(n))
 
 
-async def logged(bus: EventBus, key: str) -> list[str]:
+async def logged(bus: EventBus, key: BusKey) -> list[str]:
     """Each logged event as its type, or its text for a delta."""
     out = []
     async for event in bus.read_after(key, None):
@@ -39,9 +39,9 @@ class CountingBus(EventBus):
 
     round_trips = 0
 
-    async def publish_batch(self, session_id: str, events: Sequence[RawPublish]) -> list[str]:
+    async def publish_batch(self, key: BusKey, events: Sequence[RawPublish]) -> list[str]:
         self.round_trips += 1
-        return await super().publish_batch(session_id, events)
+        return await super().publish_batch(key, events)
 
 
 @pytest.fixture
@@ -61,7 +61,7 @@ async def test_posted_deltas_go_in_order_in_fewer_round_trips_than_events(
     for n in range(1, 200):  # posted while it is on the wire, as a fast stream would
         publish.post(delta(publish, n))
     await publish.drain()
-    texts = await logged(bus, publish.bus_key)
+    texts = await logged(bus, publish.key)
     assert "".join(texts) == "".join(str(n) for n in range(200))  # every token, in order
     assert texts[0] == "0"  # the first went alone, at once
     assert len(texts) < 10  # what queued behind a batch on the wire went joined
@@ -81,7 +81,7 @@ async def test_a_waited_publish_lands_after_the_deltas_posted_before_it(
     )
     assert await publish(result, once="turn-1:c:tool.result")
     assert await publish(result, once="turn-1:c:tool.result")  # published once all the same
-    texts = await logged(bus, publish.bus_key)
+    texts = await logged(bus, publish.key)
     assert "".join(texts[:-1]) == "01234"
     assert texts[-1] == "tool.result"
     assert publish.last_id is not None
@@ -104,7 +104,7 @@ async def test_deltas_join_only_within_one_agent_and_never_across_another_event(
     publish.post(MessageDelta(**common, text="e", agent="router"))
     assert await waited
     await publish.drain()
-    events = [parse_event(e.data) async for e in bus.read_after(publish.bus_key, None)]
+    events = [parse_event(e.data) async for e in bus.read_after(publish.key, None)]
     seen = [(e.agent, e.text) if isinstance(e, MessageDelta) else e.type for e in events]
     assert seen == [
         ("router", "a"),
@@ -143,8 +143,11 @@ async def test_an_outage_costs_the_deltas_and_a_gap_says_so_once_the_bus_is_back
         await publish.drain()
         assert publish.gap_after is None
         # A restarted Redis without persistence lost the first delta too: the gap says from where.
-        events = [event async for event in bus.read_after(publish.bus_key, None)]
+        events = [event async for event in bus.read_after(publish.key, None)]
         assert [e.type for e in events] == ["stream.gap", "message.delta"]
-        assert parse_event(events[0].data).after == first  # type: ignore[union-attr]
+        gap = parse_event(events[0].data)
+        assert isinstance(gap, StreamGap)
+        assert gap.after == first
+        assert gap.session_id == publish.key.session_id  # the bare id, as every event, not the key
     finally:
         await client.aclose()

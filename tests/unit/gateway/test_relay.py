@@ -12,7 +12,7 @@ import pytest
 
 from scripts.sse import RawEvent, SseDecoder
 from services.common.bus import BusEvent
-from services.common.sessions import TurnError, TurnRecord, TurnUsage
+from services.common.sessions import BusKey, TurnError, TurnRecord, TurnUsage
 from services.gateway import streams
 from services.gateway.auth import Principal
 from services.gateway.fanout import ListenerOverflow
@@ -175,7 +175,7 @@ class LogTail:
         self.events = events or []
         self.hang = hang
 
-    async def read_after(self, key: str, after: str | None) -> AsyncIterator[BusEvent]:
+    async def read_after(self, key: BusKey, after: str | None) -> AsyncIterator[BusEvent]:
         for item in self.events:
             yield item
         if self.hang:
@@ -202,7 +202,7 @@ QUICK = StreamOptions(ping_s=15, quiet_s=0.02, quiet_max_s=0.08)
 
 
 def turn_end(session: Session, log: LogTail | None = None) -> TurnEnd:
-    return TurnEnd("s", log or LogTail(), "t/s", session.check)  # type: ignore[arg-type]
+    return TurnEnd(BusKey("t", "s"), log or LogTail(), session.check)  # type: ignore[arg-type]
 
 
 async def relayed(

@@ -18,6 +18,7 @@ from temporalio.testing import ActivityEnvironment
 
 from services.common.bus import EventBus, RawPublish
 from services.common.events import parse_event
+from services.common.sessions import BusKey
 from services.worker.activities import (
     SessionActivities,
     known_team,
@@ -49,8 +50,8 @@ class FakeBus:
         # When set, each batch waits on the wire until it is opened.
         self.gate: asyncio.Event | None = None
 
-    async def publish_batch(self, session_id: str, events: Sequence[RawPublish]) -> list[str]:
-        assert session_id == "t/s_1"
+    async def publish_batch(self, key: BusKey, events: Sequence[RawPublish]) -> list[str]:
+        assert key == BusKey("t", "s_1")
         self.attempts += 1
         if self.gate is not None:
             await self.gate.wait()

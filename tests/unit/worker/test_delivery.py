@@ -12,6 +12,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from services.common.bus import EventBus, RawPublish
 from services.common.events import AgentHandoff, Event, MessageDelta, ToolResult, parse_event
+from services.common.sessions import BusKey
 from services.worker import delivery
 from services.worker.delivery import StepPublisher, _joined, _Queued
 
@@ -106,8 +107,8 @@ class FakeBus:
         self.down: list[BaseException] = []
         self.gate: asyncio.Event | None = None
 
-    async def publish_batch(self, session_id: str, events: Sequence[RawPublish]) -> list[str]:
-        assert session_id == "t/s_1"
+    async def publish_batch(self, key: BusKey, events: Sequence[RawPublish]) -> list[str]:
+        assert key == BusKey("t", "s_1")
         self.attempts += 1
         if self.gate is not None:
             await self.gate.wait()
@@ -124,7 +125,7 @@ class FakeBus:
 
 
 def publisher(bus: FakeBus) -> StepPublisher:
-    return StepPublisher(cast(EventBus, bus), "t/s_1", "s_1", "turn_1")
+    return StepPublisher(cast(EventBus, bus), BusKey("t", "s_1"), "turn_1")
 
 
 async def test_deltas_queued_behind_a_batch_on_the_wire_go_as_one_event_in_order() -> None:
