@@ -1,35 +1,49 @@
-"""The fake session's activities: publish a deterministic turn (or given events) on the bus."""
+"""The model and tool side of a session, scripted, for the real `SessionWorkflow`.
+
+Activities under the real activity names (`SessionActivities` in services/worker/activities.py)
+with their input and output types, as in Temporal's samples: the workflow under test is the real
+one, and only Mistral and the MCP servers are stand-ins. Replies are deterministic and driven by
+words in the input: a turn answers "NutriSense (fake) heard: <its first 20 words>"; `slow`
+streams 40 deltas 25 ms apart; `hold` streams them and then runs until cancelled; `approval`
+first calls `log_meal`, which the team runs only once a person approves. Events reach the bus
+through the worker's own publisher (services/worker/delivery.py), as the real activities'.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+from collections.abc import Sequence
+from datetime import timedelta
 
 from temporalio import activity
+from temporalio.client import Client
+from temporalio.worker import Interceptor, Worker
 
 from services.common.bus import EventBus
-from services.common.events import (
-    EVENT_ADAPTER,
-    ErrorInfo,
-    MessageDelta,
-    TurnCompleted,
-    TurnFailed,
-    TurnStarted,
-    Usage,
+from services.common.events import MessageDelta, ToolCall, ToolResult, TurnStarted
+from services.common.sessions import TurnUsage
+from services.worker.activities import tool_result_once
+from services.worker.activity_types import (
+    AgentRef,
+    ConverseInput,
+    ConverseResult,
+    FunctionCall,
+    FunctionOutput,
+    PublishInput,
+    Roster,
+    RosterRequest,
+    ToolInput,
 )
-from services.common.sessions import BusKey
-from tests.integration.gateway.fake_session import (
-    PUBLISH_ACTIVITY,
-    STREAM_ACTIVITY,
-    Publish,
-    StreamOutcome,
-    StreamTurn,
-)
+from services.worker.delivery import StepPublisher
+from services.worker.session_workflow import SessionWorkflow
 
-AGENT = "nutrisense"
+AGENT = AgentRef("nutrisense", "ag_fake_nutrisense", 1)
+APPROVAL_TOOL = "log_meal"
 
 
 def reply_words(text: str) -> list[str]:
-    """The deterministic answer, word by word (40 words for a `slow` turn)."""
+    """The deterministic answer, word by word (40 words for a `slow` or `hold` turn)."""
     if "slow" in text or "hold" in text:
         return [f"w{n}" for n in range(40)]
     return ["NutriSense", "(fake)", "heard:", *text.split()[:20]]
@@ -40,40 +54,100 @@ class FakeActivities:
         self.bus = bus
         self.delay_s = delay_s
 
-    @activity.defn(name=STREAM_ACTIVITY)
-    async def stream_turn(self, turn: StreamTurn) -> StreamOutcome:
-        key, sid, tid = BusKey.parse(turn.bus_key), turn.session_id, turn.turn_id
-        await self.bus.publish(key, TurnStarted(session_id=sid, turn_id=tid, agent=AGENT))
-        if "fail" in turn.input:
-            error = ErrorInfo(code="fake_failure", message="asked to fail")
-            await self.bus.publish(key, TurnFailed(session_id=sid, turn_id=tid, error=error))
-            return StreamOutcome("failed", error="asked to fail")
-        paced = "slow" in turn.input or "hold" in turn.input
-        words = reply_words(turn.input)
-        index = 0
-        while True:
-            if activity.is_cancelled():
-                # A cancel that lands inside a Redis call can be swallowed there: check too.
-                raise asyncio.CancelledError
-            activity.heartbeat(index)
+    @activity.defn(name="resolve_roster")
+    async def resolve_roster(self, request: RosterRequest) -> Roster:
+        return Roster(
+            team=request.team,
+            entry=AGENT,
+            agents=[AGENT],
+            spec_hash="fake",
+            approval_tools=[APPROVAL_TOOL],
+        )
+
+    @activity.defn(name="converse")
+    async def converse(self, step: ConverseInput) -> ConverseResult:
+        context = step.context
+        publish = StepPublisher(self.bus, context.key, context.turn_id)
+        common = {"session_id": context.session_id, "turn_id": context.turn_id}
+        # A later step hears the tools' results instead of the person.
+        heard = step.user_input or " ".join(o.output for o in step.function_outputs)
+        try:
+            if step.announce:
+                await publish(TurnStarted(**common, agent=AGENT.name))
+            if "approval" in (step.user_input or ""):
+                call = FunctionCall("call_1", APPROVAL_TOOL, '{"food": "eggs"}', AGENT.name)
+                arguments = {"food": "eggs"}
+                await publish(
+                    ToolCall(**common, call_id=call.call_id, name=call.name, arguments=arguments)
+                )
+                return self._result(step, [], [call])
+            words = reply_words(heard)
+            await self._stream(publish, common, words, heard)
+            return self._result(step, words, [])
+        finally:
+            await publish.drain()  # the step's events go out before its result does
+
+    async def _stream(
+        self, publish: StepPublisher, common: dict[str, str], words: list[str], heard: str
+    ) -> None:
+        """The answer's deltas; a `hold` turn then runs on, silent, until it is cancelled."""
+        paced, held = "slow" in heard or "hold" in heard, "hold" in heard
+        for index in itertools.count():
+            activity.heartbeat()  # brings a cancel back: the next await raises it
             if index < len(words):
                 text = words[index] + ("" if index == len(words) - 1 else " ")
-                delta = MessageDelta(session_id=sid, turn_id=tid, text=text, agent=AGENT)
-                await self.bus.publish(key, delta)
-            elif "hold" not in turn.input:
-                break
-            index += 1
+                await publish(MessageDelta(**common, text=text, agent=AGENT.name))
+            elif not held:
+                return
             if paced:
-                await asyncio.sleep(self.delay_s)  # cancellation arrives here
-        output = " ".join(words)
-        usage = Usage(prompt_tokens=3, completion_tokens=len(words), total_tokens=3 + len(words))
-        done = TurnCompleted(session_id=sid, turn_id=tid, output=output, usage=usage)
-        await self.bus.publish(key, done)
-        return StreamOutcome("completed", output=output)
+                await asyncio.sleep(self.delay_s)
 
-    @activity.defn(name=PUBLISH_ACTIVITY)
-    async def publish(self, request: Publish) -> None:
-        for raw in request.events:
-            await self.bus.publish(
-                BusKey.parse(request.bus_key), EVENT_ADAPTER.validate_python(raw)
-            )
+    @staticmethod
+    def _result(step: ConverseInput, words: list[str], calls: list[FunctionCall]) -> ConverseResult:
+        context = step.context
+        return ConverseResult(
+            conversation_id=f"conv_{context.session_id}",
+            last_entry_id=f"entry_{context.turn_id}_{context.step}",
+            text=" ".join(words),
+            function_calls=calls,
+            usage=TurnUsage(3, len(words), 3 + len(words)),
+            agent=AGENT.name,
+        )
+
+    @activity.defn(name="call_tool")
+    async def call_tool(self, request: ToolInput) -> FunctionOutput:
+        call, context = request.call, request.context
+        output = FunctionOutput(call.call_id, call.name, "logged")
+        publish = StepPublisher(self.bus, context.key, context.turn_id)
+        result = ToolResult(
+            session_id=context.session_id,
+            turn_id=context.turn_id,
+            call_id=call.call_id,
+            name=call.name,
+            output=output.output,
+        )
+        output.published = await publish(
+            result, once=tool_result_once(context.turn_id, call.call_id)
+        )
+        return output
+
+    @activity.defn(name="publish_event")
+    async def publish_event(self, request: PublishInput) -> str:
+        return await self.bus.publish(request.key, request.event, once=request.once)
+
+
+def scripted_session_worker(
+    client: Client, bus: EventBus, task_queue: str, interceptors: Sequence[Interceptor] = ()
+) -> Worker:
+    """A worker of the real session workflow, in the SDK's sandbox, with the scripted side."""
+    fakes = FakeActivities(bus)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[SessionWorkflow],
+        activities=[fakes.resolve_roster, fakes.converse, fakes.call_tool, fakes.publish_event],
+        interceptors=interceptors,
+        # Cancellation reaches an activity on its heartbeat: keep that prompt.
+        max_heartbeat_throttle_interval=timedelta(milliseconds=100),
+        default_heartbeat_throttle_interval=timedelta(milliseconds=100),
+    )

@@ -7,13 +7,11 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import timedelta
 
 import httpx2
 import pytest
 from redis.asyncio.cluster import RedisCluster
 from temporalio.client import Client
-from temporalio.worker import Worker
 
 from scripts.stack import servers
 from services.common.bus import EventBus
@@ -23,8 +21,7 @@ from services.common.sessions import BusKey
 from services.common.settings import RedisSettings
 from tests.fixtures.gateway import GatewayServer, start_gateway
 from tests.fixtures.redis_cluster import RedisClusterNodes
-from tests.integration.gateway.fake_activities import FakeActivities
-from tests.integration.gateway.fake_session import FakeSessionWorkflow
+from tests.integration.gateway.fake_activities import scripted_session_worker
 from tests.integration.gateway.sse import Frame, frames, send_streaming, text_of
 
 
@@ -32,20 +29,12 @@ from tests.integration.gateway.sse import Frame, frames, send_streaming, text_of
 async def cluster_worker(
     temporal_client: Client, redis_cluster: RedisClusterNodes
 ) -> AsyncIterator[tuple[str, RedisCluster]]:
-    """The fake session worker publishing to the cluster: (task queue, its cluster client)."""
+    """The scripted session worker publishing to the cluster: (task queue, its cluster client)."""
     task_queue = f"gateway-cluster-{uuid.uuid4().hex[:8]}"
     client = redis_client(RedisSettings(redis_url=redis_cluster.url, redis_cluster=True))
     assert isinstance(client, RedisCluster)
-    activities = FakeActivities(EventBus(client, maxlen=10_000, ttl_s=600))
-    worker = Worker(
-        temporal_client,
-        task_queue=task_queue,
-        workflows=[FakeSessionWorkflow],
-        activities=[activities.stream_turn, activities.publish],
-        max_heartbeat_throttle_interval=timedelta(milliseconds=100),
-        default_heartbeat_throttle_interval=timedelta(milliseconds=100),
-    )
-    async with worker:
+    bus = EventBus(client, maxlen=10_000, ttl_s=600)
+    async with scripted_session_worker(temporal_client, bus, task_queue):
         yield task_queue, client
     await client.aclose()
 

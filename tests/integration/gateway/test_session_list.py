@@ -13,15 +13,25 @@ from typing import Any
 
 import httpx2
 import pytest
-from temporalio.client import Client
+import redis.asyncio as aioredis
+from temporalio import workflow
+from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.worker import (
+    ExecuteWorkflowInput,
+    Interceptor,
+    WorkflowInboundInterceptor,
+    WorkflowInterceptorClassInput,
+)
 
+from services.common.bus import EventBus
 from services.common.sessions import (
     AGENT_MEMO,
     CREATED_ATTRIBUTE,
     SESSION_WORKFLOW,
     TENANT_ATTRIBUTE,
     TITLE_MEMO,
+    TRANSCRIPT_QUERY,
     USER_ATTRIBUTE,
     SessionStart,
     workflow_id,
@@ -29,6 +39,7 @@ from services.common.sessions import (
 from services.gateway import session_list
 from services.gateway.session_list import Cursor, newest_sessions
 from tests.fixtures.gateway import GatewayServer
+from tests.integration.gateway.fake_activities import scripted_session_worker
 from tests.integration.gateway.test_sessions import assert_problem
 
 
@@ -229,11 +240,44 @@ async def test_sessions_created_at_the_same_instant_are_each_listed_once(
     assert flat == sorted(sids, reverse=True)  # ties go by session id, descending
 
 
+class _WithoutTranscript(WorkflowInboundInterceptor):
+    async def execute_workflow(self, input: ExecuteWorkflowInput) -> Any:
+        workflow.set_query_handler(TRANSCRIPT_QUERY, None)
+        return await super().execute_workflow(input)
+
+
+class OlderWorker(Interceptor):
+    """A worker from before the transcript query: the session workflow with that query unset."""
+
+    def workflow_interceptor_class(
+        self, input: WorkflowInterceptorClassInput
+    ) -> type[WorkflowInboundInterceptor]:
+        return _WithoutTranscript
+
+
+@pytest.fixture(scope="module")
+async def older_worker(temporal_client: Client, redis_url: str) -> AsyncIterator[str]:
+    """The scripted session worker as it was before the transcript query; yields its queue."""
+    task_queue = f"gateway-older-{uuid.uuid4().hex[:8]}"
+    redis = aioredis.from_url(redis_url)
+    bus = EventBus(redis, maxlen=10_000, ttl_s=600)
+    async with scripted_session_worker(temporal_client, bus, task_queue, [OlderWorker()]):
+        yield task_queue
+    await redis.aclose()
+
+
 async def test_a_worker_without_the_transcript_query_answers_from_its_status(
-    client: httpx2.AsyncClient,
+    client: httpx2.AsyncClient, temporal_client: Client, older_worker: str
 ) -> None:
-    """The fake session workflow (fake_session.py) has no transcript query, as an older worker."""
+    """A session on a worker too old for the transcript query: its page is cut from the status."""
     sid = f"t-{uuid.uuid4().hex[:12]}"
+    # Started on the older worker's queue; the gateway's messages and reads reach it there.
+    handle = await temporal_client.start_workflow(
+        SESSION_WORKFLOW,
+        SessionStart(session_id=sid, tenant_id="a", user_id=sid),
+        id=workflow_id("a", sid),
+        task_queue=older_worker,
+    )
     response = await client.post(f"/v1/sessions/{sid}/messages", json={"input": "hello there"})
     turn_id = response.json()["turn_id"]
     async with asyncio.timeout(20):
@@ -245,6 +289,9 @@ async def test_a_worker_without_the_transcript_query_answers_from_its_status(
     [turn] = body["turns"]
     assert turn["turn_id"] == turn_id
     assert turn["input"] == "hello there"
-    assert turn["output"]
+    assert turn["output"] == "NutriSense (fake) heard: hello there"
     assert turn["tool_calls"] == []
     assert body["next_before"] is None
+    # The page came from the status: the worker does not know the query.
+    with pytest.raises(WorkflowQueryFailedError, match="expected but not found"):
+        await handle.query(TRANSCRIPT_QUERY)
