@@ -240,16 +240,22 @@ async def test_approvals(client: httpx2.AsyncClient) -> None:
     sid = new_sid()
     turn = (await client.post(f"/v1/sessions/{sid}/messages", json={"input": "approval"})).json()
     status = await poll_json(client, f"/v1/sessions/{sid}", lambda b: b["pending_approvals"])
-    approval_id = status["pending_approvals"][0]["approval_id"]
+    [pending] = status["pending_approvals"]
+    assert (pending["turn_id"], pending["tool"]) == (turn["turn_id"], "log_meal")
+    approval_id = pending["approval_id"]
     bad = await client.post(f"/v1/sessions/{sid}/approvals/{approval_id}", json={"approve": "y"})
     assert_problem(bad, 422)
+    # Refused after a few seconds: while a turn runs, the workflow waits a while for an id it
+    # may be about to ask for (services/worker/session_workflow.py, decide_approval).
     unknown = await client.post(f"/v1/sessions/{sid}/approvals/apr_nope", json={"approve": True})
     assert_problem(unknown, 404, "unknown-approval")
     decided = await client.post(
         f"/v1/sessions/{sid}/approvals/{approval_id}", json={"approve": True, "reason": "ok"}
     )
     assert decided.status_code == 204
-    await wait_for_status(client, sid, turn["turn_id"], "completed")
+    body = await wait_for_status(client, sid, turn["turn_id"], "completed")
+    # The tool ran once approved, and the model heard its result (fake_activities.py).
+    assert body["turns"][0]["output"] == "NutriSense (fake) heard: logged"
 
 
 async def test_ended_session_refuses_messages(client: httpx2.AsyncClient) -> None:
