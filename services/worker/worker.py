@@ -30,9 +30,13 @@ from services.worker.settings import WorkerSettings
 # Tracing runs inside workflows (the interceptor's spans): its modules must be the process's own.
 # Imported afresh in the sandbox, logfire's lazy import on a failed workflow's span read
 # os.environ and failed the workflow task itself, for ever (a roster that could not register
-# never closed; tests/integration/worker/test_failed_workflow.py).
+# never closed; tests/integration/worker/test_failed_workflow.py). redis: a connection pool
+# collected during a workflow step imports lazily (ConnectionPool.__del__), which the sandbox
+# would load afresh, with a warning each time.
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(
-    restrictions=SandboxRestrictions.default.with_passthrough_modules("logfire", "opentelemetry")
+    restrictions=SandboxRestrictions.default.with_passthrough_modules(
+        "logfire", "opentelemetry", "redis"
+    )
 )
 
 

@@ -19,7 +19,6 @@ from datetime import timedelta
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.worker import Interceptor, Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from services.common.bus import EventBus
 from services.common.events import MessageDelta, ToolCall, ToolResult, TurnStarted
@@ -40,12 +39,6 @@ from services.worker.delivery import StepPublisher
 from services.worker.session_workflow import SessionWorkflow
 from services.worker.worker import WORKFLOW_RUNNER
 
-# The sandbox the worker runs workflows in (services/worker/worker.py), with Redis passed through
-# too: a test's Redis client collected during an activation imports redis modules in its pool's
-# `__del__`, which the sandbox would otherwise load afresh, with a warning.
-RUNNER = SandboxedWorkflowRunner(
-    restrictions=WORKFLOW_RUNNER.restrictions.with_passthrough_modules("redis")
-)
 AGENT = AgentRef("nutrisense", "ag_fake_nutrisense", 1)
 APPROVAL_TOOL = "log_meal"
 
@@ -154,7 +147,7 @@ def scripted_session_worker(
         client,
         task_queue=task_queue,
         workflows=[SessionWorkflow],
-        workflow_runner=RUNNER,
+        workflow_runner=WORKFLOW_RUNNER,  # the worker's own sandbox
         activities=[fakes.resolve_roster, fakes.converse, fakes.call_tool, fakes.publish_event],
         interceptors=interceptors,
         # Cancellation reaches an activity on its heartbeat: keep that prompt.
