@@ -11,20 +11,11 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from services.common.sessions import TurnError, TurnUsage
+
 
 def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-class Usage(BaseModel):
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    total_tokens: int = 0
-
-
-class ErrorInfo(BaseModel):
-    code: str
-    message: str
 
 
 class _Event(BaseModel):
@@ -118,12 +109,13 @@ class ConversationReset(_Event):
 class TurnCompleted(_Event):
     type: Literal["turn.completed"] = "turn.completed"
     output: str
-    usage: Usage = Field(default_factory=Usage)
+    # The same usage and error as the turn's record (services/common/sessions.py).
+    usage: TurnUsage = Field(default_factory=TurnUsage)
 
 
 class TurnFailed(_Event):
     type: Literal["turn.failed"] = "turn.failed"
-    error: ErrorInfo
+    error: TurnError
 
 
 class TurnCancelled(_Event):

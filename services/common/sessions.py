@@ -1,16 +1,19 @@
 """The session workflow's public contract: names, ids, inputs and answers.
 
 The gateway talks to the worker's `SessionWorkflow` only through what is declared here (by name,
-over Temporal), so neither imports the other. Everything is a dataclass that Temporal's default
-JSON converter carries as is.
+over Temporal), so neither imports the other. Everything is a pydantic model that the data
+converter (services/common/temporal_client.py) carries as its JSON: field names and that JSON are
+the contract, so a rename breaks every running session's history. The gateway's responses are
+views of these same models (services/gateway/models.py).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field
 from temporalio.common import SearchAttributeKey
 
 SESSION_WORKFLOW = "SessionWorkflow"
@@ -79,64 +82,71 @@ class SessionErrors:
     QUEUE_FULL = "SessionQueueFull"  # MAX_QUEUED_TURNS already wait -> 429
 
 
-@dataclass
-class SessionStart:
+class _Contract(BaseModel):
+    # Unknown fields are ignored, as Temporal's dataclass decoding did: a newer worker's answer
+    # still decodes in an older gateway. Every field is always in the JSON (defaults too), and
+    # the OpenAPI document says so.
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+
+class SessionStart(_Contract):
     """How a session begins; fixed for its whole life."""
 
     session_id: str
     tenant_id: str
     user_id: str
     agent: str = "nutrisense"
-    metadata: dict[str, str] = field(default_factory=dict)
+    metadata: dict[str, str] = Field(default_factory=dict)
     timezone: str | None = None
     # Set only by the workflow itself when it continues as new (its ids and small records).
     carried: dict[str, Any] | None = None
 
 
-@dataclass
-class TurnRequest:
+class TurnRequest(_Contract):
     turn_id: str
     input: str
     on_busy: OnBusy = "enqueue"
     # W3C trace context of the request that submitted the turn, to link spans across processes.
-    trace_context: dict[str, str] = field(default_factory=dict)
+    trace_context: dict[str, str] = Field(default_factory=dict)
     # When the gateway took the turn (ISO 8601, UTC): where time to first token starts.
     submitted_at: str | None = None
 
 
-@dataclass
-class TurnReceipt:
+class TurnReceipt(_Contract):
     turn_id: str
     status: TurnStatus
     # Turns ahead of this one (0: it runs now); None for a duplicate of a finished turn.
     position: int | None = 0
     duplicate: bool = False
     # Turns that on_busy=interrupt cancelled to make room for this one.
-    interrupted: list[str] = field(default_factory=list)
+    interrupted: list[str] = Field(default_factory=list)
 
 
-@dataclass
-class TurnError:
+# A turn's error and usage are the same models in its record and in its `turn.failed` and
+# `turn.completed` events (services/common/events.py). Docstrings here are the OpenAPI document's.
+class TurnError(_Contract):
+    """Why the turn failed."""
+
     code: str
     message: str
 
 
-@dataclass
-class TurnUsage:
+class TurnUsage(_Contract):
+    """The tokens the turn used."""
+
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
 
     def add(self, other: TurnUsage) -> TurnUsage:
         return TurnUsage(
-            self.prompt_tokens + other.prompt_tokens,
-            self.completion_tokens + other.completion_tokens,
-            self.total_tokens + other.total_tokens,
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            total_tokens=self.total_tokens + other.total_tokens,
         )
 
 
-@dataclass
-class ToolCallRecord:
+class ToolCallRecord(_Contract):
     """One function call of a turn, as the transcript shows it (texts shortened by the worker)."""
 
     name: str
@@ -145,13 +155,12 @@ class ToolCallRecord:
     error: str | None = None
 
 
-@dataclass
-class TurnRecord:
+class TurnRecord(_Contract):
     turn_id: str
     status: TurnStatus
     submitted_at: str
     # What the user said: with `output`, what seeds a new conversation when Mistral lost one.
-    input: str = ""
+    input: str = Field(default="", description="What the user said")
     started_at: str | None = None
     finished_at: str | None = None
     output: str | None = None
@@ -160,35 +169,33 @@ class TurnRecord:
     steps: int = 0
     agent: str | None = None
     # The turn's function calls in order, bounded in number and size (worker/session_state.py).
-    tool_calls: list[ToolCallRecord] = field(default_factory=list)
+    tool_calls: list[ToolCallRecord] = Field(default_factory=list)
 
 
-@dataclass
-class CancelRequest:
+class CancelRequest(_Contract):
     turn_id: str
     reason: str | None = None
 
 
-@dataclass
-class CancelReceipt:
+class CancelReceipt(_Contract):
     turn_id: str
     status: TurnStatus
 
 
-@dataclass
-class ApprovalDecision:
+class ApprovalDecision(_Contract):
     approval_id: str
     approve: bool
     reason: str | None = None
 
 
-@dataclass
-class EndRequest:
+class EndRequest(_Contract):
     reason: str | None = None
 
 
-@dataclass
-class SessionStatus:
+class SessionView(_Contract):
+    """A session's status as its clients may see it: every field here is public (the gateway
+    shows them all, services/gateway/models.py). The worker's own fields are SessionStatus's."""
+
     session_id: str
     tenant_id: str
     user_id: str
@@ -198,29 +205,34 @@ class SessionStatus:
     running_turn: str | None
     queued_turns: list[str]
     turns: list[TurnRecord]
-    metadata: dict[str, str] = field(default_factory=dict)
-    pending_approvals: list[dict[str, Any]] = field(default_factory=list)
-    # The Mistral conversation the next turn continues (it changes when a step is restarted).
-    conversation_id: str | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+    pending_approvals: list[dict[str, Any]] = Field(default_factory=list)
 
     def turn_over(self, turn_id: str) -> bool:
         """Whether `turn_id` has finished: nothing more of it will be published."""
         return any(t.turn_id == turn_id and t.status in FINISHED_TURN_STATUSES for t in self.turns)
 
 
-@dataclass
-class TranscriptRequest:
+class SessionStatus(SessionView):
+    """The `status` query's answer: the public view and what only the worker needs."""
+
+    # The Mistral conversation the next turn continues (it changes when a step is restarted).
+    conversation_id: str | None = None
+
+
+class TranscriptRequest(_Contract):
     """A page of turns: the `limit` newest before the turn `before` (or the newest of all)."""
 
     limit: int = 50
     before: str | None = None
 
 
-@dataclass
-class TranscriptPage:
+class TranscriptPage(_Contract):
     turns: list[TurnRecord]  # oldest first
-    # The id to pass as `before` for the page of older turns; None when there are none.
-    next_before: str | None = None
+    next_before: str | None = Field(
+        default=None,
+        description="Pass as `before` for the page of older turns; null when there are none",
+    )
 
 
 def transcript_page(records: list[TurnRecord], request: TranscriptRequest) -> TranscriptPage:
@@ -233,7 +245,9 @@ def transcript_page(records: list[TurnRecord], request: TranscriptRequest) -> Tr
     if request.before is not None:
         end = next((i for i, r in enumerate(records) if r.turn_id == request.before), 0)
     start = max(0, end - max(1, request.limit))
-    return TranscriptPage(records[start:end], records[start].turn_id if start > 0 else None)
+    return TranscriptPage(
+        turns=records[start:end], next_before=records[start].turn_id if start > 0 else None
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,13 +1,38 @@
-"""Request and response bodies (pydantic): the validation and the OpenAPI schemas in one place."""
+"""Request and response bodies (pydantic): the validation and the OpenAPI schemas in one place.
+
+A response that tells what the session said is a view of the shared contract's model
+(services/common/sessions.py): built by validating the session's answer, and told as the view's
+serializers say. So the document, the gateway and the worker spell each shape once, and a field
+the contract keeps for the worker (`SessionStatus.conversation_id`) is not in any view.
+"""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_serializer,
+    field_validator,
+)
 
-from services.common.sessions import MAX_INPUT_CHARS
+from services.common.sessions import (
+    MAX_INPUT_CHARS,
+    CancelReceipt,
+    OnBusy,
+    SessionView,
+    ToolCallRecord,
+    TranscriptPage,
+    TurnError,
+    TurnReceipt,
+    TurnRecord,
+    TurnStatus,
+)
 from services.gateway.ids import SESSION_ID_PATTERN
 
 MetadataKey = Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -44,7 +69,7 @@ class SendMessage(_Body):
     """A user message: one turn of the conversation."""
 
     input: str = Field(min_length=1, max_length=MAX_INPUT_CHARS)
-    on_busy: Literal["enqueue", "reject", "interrupt"] = "enqueue"
+    on_busy: OnBusy = "enqueue"
 
     @field_validator("input")
     @classmethod
@@ -71,32 +96,22 @@ class SessionCreated(BaseModel):
     messages_url: str
 
 
-class TurnAccepted(BaseModel):
-    turn_id: str
-    status: Literal["queued", "running", "completed", "failed", "cancelled"]
-    position: int | None
-    duplicate: bool
-    interrupted: list[str]
+class TurnAccepted(TurnReceipt):
+    """Where the turn stands, and where to read its events."""
+
     events_url: str
 
-
-class CancelAccepted(BaseModel):
-    turn_id: str
-    status: Literal["queued", "running", "completed", "failed", "cancelled"]
-
-
-class TurnUsageOut(BaseModel):
-    prompt_tokens: int
-    completion_tokens: int
-    total_tokens: int
+    @classmethod
+    def of(cls, receipt: TurnReceipt, events_url: str) -> TurnAccepted:
+        return cls.model_validate({**receipt.model_dump(), "events_url": events_url})
 
 
-class TurnErrorOut(BaseModel):
-    code: str
-    message: str
+class CancelAccepted(CancelReceipt):
+    """The turn's status once the session took the cancel."""
 
-
-TurnStatusOut = Literal["queued", "running", "completed", "failed", "cancelled"]
+    @classmethod
+    def of(cls, receipt: CancelReceipt) -> CancelAccepted:
+        return cls.model_validate(receipt, from_attributes=True)
 
 
 class ToolCallOut(BaseModel):
@@ -113,37 +128,43 @@ class ToolCallOut(BaseModel):
         description="Why the call failed, was refused or did not run; null when it succeeded"
     )
 
+    @field_validator("arguments", mode="before")
+    @classmethod
+    def _as_object(cls, value: Any) -> Any:
+        """The model's arguments (JSON text) as an object when they are one."""
+        if not isinstance(value, str):
+            return value
+        try:
+            parsed = json.loads(value) if value else {}
+        except ValueError:
+            return value
+        return parsed if isinstance(parsed, dict) else value
 
-class TurnOut(BaseModel):
-    turn_id: str
-    status: TurnStatusOut
-    submitted_at: str
-    input: str = Field(description="What the user said")
-    started_at: str | None
-    finished_at: str | None
-    output: str | None
-    usage: TurnUsageOut | None
-    error: TurnErrorOut | None
-    steps: int
-    agent: str | None
-    tool_calls: list[ToolCallOut]
+    @classmethod
+    def of(cls, call: ToolCallRecord) -> ToolCallOut:
+        return cls.model_validate(call, from_attributes=True)
 
 
-class SessionOut(BaseModel):
-    session_id: str
-    tenant_id: str
-    user_id: str
-    agent: str
-    state: Literal["open", "ended"]
-    created_at: str
-    running_turn: str | None
-    queued_turns: list[str]
-    turns: list[TurnOut]
-    metadata: dict[str, str]
-    pending_approvals: list[dict[str, Any]]
-    conversation_id: str | None = Field(
-        description="The Mistral conversation the next turn continues"
-    )
+class TurnOut(TurnRecord):
+    """A turn: its input, status, answer, usage and function calls."""
+
+    @field_serializer("tool_calls")
+    def _tool_calls(self, calls: list[ToolCallRecord]) -> list[ToolCallOut]:
+        return [ToolCallOut.of(call) for call in calls]
+
+
+# SessionView's fields and never the worker's own (SessionStatus has more): `of` reads only
+# these from the session's answer.
+class SessionOut(SessionView):
+    """The session's status and the turns it keeps."""
+
+    @field_serializer("turns")
+    def _turns(self, turns: list[TurnRecord]) -> list[TurnOut]:
+        return [TurnOut.model_validate(turn, from_attributes=True) for turn in turns]
+
+    @classmethod
+    def of(cls, status: SessionView) -> SessionOut:
+        return cls.model_validate(status, from_attributes=True)
 
 
 class SessionSummaryOut(BaseModel):
@@ -168,24 +189,33 @@ class SessionList(BaseModel):
 
 
 class TranscriptTurnOut(BaseModel):
+    """A turn of the transcript: what was said and done."""
+
     turn_id: str
     input: str = Field(description="What the user said")
     output: str | None = Field(description="The final answer; null until the turn completes")
-    status: TurnStatusOut
+    status: TurnStatus
     agent: str | None = Field(description="The agent that gave the answer")
     tool_calls: list[ToolCallOut]
-    error: TurnErrorOut | None
-    created_at: str | None = Field(description="When the turn was submitted (RFC 3339)")
-    completed_at: str | None = Field(description="When the turn ended, however it ended")
+    error: TurnError | None
+    created_at: str | None = Field(
+        validation_alias="submitted_at", description="When the turn was submitted (RFC 3339)"
+    )
+    completed_at: str | None = Field(
+        validation_alias="finished_at", description="When the turn ended, however it ended"
+    )
 
 
-class TranscriptOut(BaseModel):
+class TranscriptOut(TranscriptPage):
     """A page of the session's turns, oldest first."""
 
-    turns: list[TranscriptTurnOut]
-    next_before: str | None = Field(
-        description="Pass as `before` for the page of older turns; null when there are none"
-    )
+    @field_serializer("turns")
+    def _turns(self, turns: list[TurnRecord]) -> list[TranscriptTurnOut]:
+        return [TranscriptTurnOut.model_validate(turn, from_attributes=True) for turn in turns]
+
+    @classmethod
+    def of(cls, page: TranscriptPage) -> TranscriptOut:
+        return cls.model_validate(page, from_attributes=True)
 
 
 class Health(BaseModel):

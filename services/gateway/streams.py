@@ -28,14 +28,12 @@ from starlette.background import BackgroundTask
 from services.common.bus import BusEvent, EventBus
 from services.common.events import (
     TERMINAL_TURN_EVENTS,
-    ErrorInfo,
     TurnCancelled,
     TurnCompleted,
     TurnFailed,
-    Usage,
     utc_now,
 )
-from services.common.sessions import BusKey, TurnRecord
+from services.common.sessions import BusKey, TurnError, TurnRecord, TurnUsage
 from services.gateway import metrics
 from services.gateway.auth import Principal
 from services.gateway.fanout import Fanout, FanoutClosed, ListenerOverflow, Subscription
@@ -238,18 +236,14 @@ def derived_end(session_id: str, record: TurnRecord) -> TurnCompleted | TurnFail
     whose log does not hold the published one."""
     ts = _event_ts(record.finished_at)
     if record.status == "completed":
-        usage = Usage(**vars(record.usage)) if record.usage is not None else Usage()
+        usage = record.usage or TurnUsage()
         output = record.output or ""
         return TurnCompleted(
             session_id=session_id, turn_id=record.turn_id, ts=ts, output=output, usage=usage
         )
     if record.status == "failed":
-        error = record.error
-        info = ErrorInfo(
-            code=error.code if error else "error",
-            message=error.message if error else "the turn failed",
-        )
-        return TurnFailed(session_id=session_id, turn_id=record.turn_id, ts=ts, error=info)
+        error = record.error or TurnError(code="error", message="the turn failed")
+        return TurnFailed(session_id=session_id, turn_id=record.turn_id, ts=ts, error=error)
     return TurnCancelled(session_id=session_id, turn_id=record.turn_id, ts=ts)
 
 

@@ -250,7 +250,9 @@ class StepRelay:
         elif isinstance(data, m.ResponseDoneEvent):
             usage = data.usage
             state.usage = TurnUsage(
-                usage.prompt_tokens or 0, usage.completion_tokens or 0, usage.total_tokens or 0
+                prompt_tokens=usage.prompt_tokens or 0,
+                completion_tokens=usage.completion_tokens or 0,
+                total_tokens=usage.total_tokens or 0,
             )
         elif isinstance(data, m.ResponseErrorEvent):
             raise ApplicationError(

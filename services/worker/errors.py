@@ -3,7 +3,7 @@
 Activities (and the workflow's own checks) fail with an `ApplicationError` whose `type` is one
 of `StepErrors`; the retry policies (services/worker/session_limits.py) and the session
 workflow act on it, and `turn_error` turns it into the `code` a client reads in `turn.failed`
-(services/common/events.py `ErrorInfo`) and in the turn's record. The type strings are written
+(services/common/sessions.py `TurnError`) and in the turn's record. The type strings are written
 into workflow histories, so they never change, whatever their spelling.
 """
 
@@ -80,10 +80,11 @@ def turn_error(err: BaseException) -> TurnError:
     """How a failed step is told to the client: a code from `TurnErrorCodes` and a message."""
     cause = err.cause if isinstance(err, ActivityError) and err.cause is not None else err
     if isinstance(cause, ApplicationError):
-        return TurnError(_CODES.get(cause.type or "", TurnErrorCodes.ERROR), cause.message)
+        code = _CODES.get(cause.type or "", TurnErrorCodes.ERROR)
+        return TurnError(code=code, message=cause.message)
     if isinstance(cause, TimeoutError) and isinstance(err, ActivityError):
         code, message = _TIMED_OUT.get(
             err.activity_type or "", (TurnErrorCodes.ERROR, "a step did not finish in time")
         )
-        return TurnError(code, f"{message} ({cause.message})")
-    return TurnError(TurnErrorCodes.ERROR, str(cause))
+        return TurnError(code=code, message=f"{message} ({cause.message})")
+    return TurnError(code=TurnErrorCodes.ERROR, message=str(cause))

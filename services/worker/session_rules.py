@@ -61,7 +61,7 @@ def duplicate_receipt(
         position = next((i + 1 for i, r in enumerate(queue) if r.turn_id == turn_id), None)
     elif status == "running":
         position = 0
-    return TurnReceipt(turn_id, status, position, duplicate=True)
+    return TurnReceipt(turn_id=turn_id, status=status, position=position, duplicate=True)
 
 
 def check_cancel(turn_id: str, record: TurnRecord | None) -> None:

@@ -3,7 +3,6 @@ and how a failed step is told as a turn error."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass, field
 
@@ -56,10 +55,7 @@ class PendingApproval:
 def carried_records(records: list[TurnRecord]) -> list[TurnRecord]:
     """The newest finished records that fit the carry's budget (inputs can be 32 KB each)."""
     kept = records[-KEEP_RECORDS:]
-    while (
-        len(kept) > 1
-        and len(json.dumps([dataclasses.asdict(r) for r in kept])) > KEEP_RECORDS_BYTES
-    ):
+    while len(kept) > 1 and len(json.dumps([r.model_dump() for r in kept])) > KEEP_RECORDS_BYTES:
         kept.pop(0)
     return kept
 

@@ -13,7 +13,6 @@ events go through an outbox, so the bus never decides a turn (docs/architecture.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from datetime import timedelta
 from typing import Any
 
@@ -22,7 +21,6 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 
 with workflow.unsafe.imports_passed_through():
     from services.common.events import (
-        ErrorInfo,
         Event,
         SessionEnded,
         StreamGap,
@@ -30,7 +28,6 @@ with workflow.unsafe.imports_passed_through():
         TurnCompleted,
         TurnFailed,
         TurnQueued,
-        Usage,
     )
     from services.common.sessions import (
         CANCEL_TURN,
@@ -99,7 +96,7 @@ class SessionWorkflow:
             if start.carried
             else Carry(created_at=workflow.now().isoformat())
         )
-        self.start = dataclasses.replace(start, carried=None)
+        self.start = start.model_copy(update={"carried": None})
         self.key = BusKey(start.tenant_id, start.session_id)
         self.created_at = carry.created_at
         self.team = SessionTeam(start.agent, carry.roster)
@@ -143,7 +140,7 @@ class SessionWorkflow:
                 if not self.ended:
                     carried = CARRY.dump_python(self._carry(), mode="json")
                     workflow.continue_as_new(
-                        dataclasses.replace(self.start, carried=carried),
+                        self.start.model_copy(update={"carried": carried}),
                         # The next run starts with the memo it was started with unless given
                         # one: an upserted title would be lost.
                         memo=dict(workflow.memo()) if self.title else None,
@@ -214,7 +211,7 @@ class SessionWorkflow:
                 TurnFailed(
                     session_id=self.start.session_id,
                     turn_id=request.turn_id,
-                    error=ErrorInfo(code=error.code, message=error.message),
+                    error=error,
                 )
             )
         else:
@@ -225,7 +222,7 @@ class SessionWorkflow:
                     session_id=self.start.session_id,
                     turn_id=request.turn_id,
                     output=text,
-                    usage=Usage(**vars(usage)),
+                    usage=usage,
                 )
             )
         finally:
@@ -313,7 +310,9 @@ class SessionWorkflow:
             interrupted.append(self.running)
             self._cancel_running("interrupted by a newer turn")
             self.queue.insert(0, request)
-            return TurnReceipt(request.turn_id, record.status, 1, interrupted=interrupted)
+            return TurnReceipt(
+                turn_id=request.turn_id, status=record.status, position=1, interrupted=interrupted
+            )
         position = len(self.queue) + (1 if self.running is not None else 0)
         if position:
             with attached(request.trace_context):
@@ -325,7 +324,7 @@ class SessionWorkflow:
                     )
                 )
         self.queue.append(request)
-        return TurnReceipt(request.turn_id, record.status, position)
+        return TurnReceipt(turn_id=request.turn_id, status=record.status, position=position)
 
     @submit_turn.validator
     def _validate_turn(self, request: TurnRequest) -> None:
@@ -348,7 +347,7 @@ class SessionWorkflow:
             self._cancel_running(request.reason or "cancelled")
             record = self.records[request.turn_id]
             await workflow.wait_condition(lambda: record.status != "running")
-        return CancelReceipt(request.turn_id, self.records[request.turn_id].status)
+        return CancelReceipt(turn_id=request.turn_id, status=self.records[request.turn_id].status)
 
     @cancel_turn.validator
     def _validate_cancel(self, request: CancelRequest) -> None:

@@ -4,22 +4,16 @@ replay log has expired."""
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from services.common.sessions import ToolCallRecord, TranscriptRequest, TurnRecord
+from services.common.sessions import TranscriptRequest
 from services.gateway.ids import valid_ref_id, valid_session_id
 from services.gateway.models import (
     SessionList,
     SessionSummaryOut,
-    ToolCallOut,
     TranscriptOut,
-    TranscriptTurnOut,
-    TurnErrorOut,
 )
 from services.gateway.problems import Problem
 from services.gateway.routes.paths import session_id
@@ -83,40 +77,9 @@ async def session_turns(request: Request) -> Response:
     before = request.query_params.get("before")
     if before is not None and not valid_ref_id(before):
         raise Problem(422, "invalid-before", "before is a turn id (a `next_before`).")
-    page = await gw.sessions.transcript(who.tenant_id, sid, TranscriptRequest(limit, before))
-    body = TranscriptOut(turns=[_turn_out(t) for t in page.turns], next_before=page.next_before)
-    return JSONResponse(body.model_dump())
-
-
-def _turn_out(record: TurnRecord) -> TranscriptTurnOut:
-    return TranscriptTurnOut(
-        turn_id=record.turn_id,
-        input=record.input,
-        output=record.output,
-        status=record.status,
-        agent=record.agent,
-        tool_calls=[tool_call_out(c) for c in record.tool_calls],
-        error=TurnErrorOut(code=record.error.code, message=record.error.message)
-        if record.error
-        else None,
-        created_at=record.submitted_at,
-        completed_at=record.finished_at,
-    )
-
-
-def tool_call_out(call: ToolCallRecord) -> ToolCallOut:
-    return ToolCallOut(
-        name=call.name, arguments=_arguments(call.arguments), result=call.result, error=call.error
-    )
-
-
-def _arguments(text: str) -> dict[str, Any] | str:
-    """The model's arguments as an object when they are one, else as it wrote them."""
-    try:
-        value = json.loads(text) if text else {}
-    except ValueError:
-        return text
-    return value if isinstance(value, dict) else text
+    request_page = TranscriptRequest(limit=limit, before=before)
+    page = await gw.sessions.transcript(who.tenant_id, sid, request_page)
+    return JSONResponse(TranscriptOut.of(page).model_dump(mode="json"))
 
 
 ROUTES = [

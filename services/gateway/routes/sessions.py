@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import logging
 import uuid
@@ -32,6 +31,7 @@ from services.gateway.models import (
     CreateSession,
     SendMessage,
     SessionCreated,
+    SessionOut,
     TurnAccepted,
 )
 from services.gateway.problems import TYPE_PREFIX, Problem
@@ -94,11 +94,7 @@ async def sessions_collection(request: Request) -> Response:
 async def get_session(request: Request) -> Response:
     gw, who = gateway(request), principal(request)
     status = await gw.sessions.status(who.tenant_id, session_id(request))
-    body = dataclasses.asdict(status)
-    for turn, record in zip(body["turns"], status.turns, strict=True):
-        # The same shape as in the transcript: arguments as an object when they are one.
-        turn["tool_calls"] = [listing.tool_call_out(c).model_dump() for c in record.tool_calls]
-    return JSONResponse(body)
+    return JSONResponse(SessionOut.of(status).model_dump(mode="json"))
 
 
 async def end_session(request: Request) -> Response:
@@ -173,9 +169,11 @@ async def send_message(request: Request) -> Response:
     start = SessionStart(session_id=sid, tenant_id=who.tenant_id, user_id=sid)
     if not wants_stream(request):
         receipt = await _submit(gw, start, turn, idempotency_key)
-        accepted = _accepted(sid, receipt)
+        accepted = TurnAccepted.of(receipt, events_url(sid, receipt.turn_id))
         return JSONResponse(
-            accepted.model_dump(), status_code=202, headers={"Location": accepted.events_url}
+            accepted.model_dump(mode="json"),
+            status_code=202,
+            headers={"Location": accepted.events_url},
         )
     # Subscribe before submitting, so the turn's first event cannot slip past. A keyed turn may
     # be a retry of one that already ran: read it from the start of the log.
@@ -200,17 +198,6 @@ async def send_message(request: Request) -> Response:
     )
 
 
-def _accepted(sid: str, receipt: TurnReceipt) -> TurnAccepted:
-    return TurnAccepted(
-        turn_id=receipt.turn_id,
-        status=receipt.status,
-        position=receipt.position,
-        duplicate=receipt.duplicate,
-        interrupted=list(receipt.interrupted),
-        events_url=events_url(sid, receipt.turn_id),
-    )
-
-
 async def cancel_turn(request: Request) -> Response:
     gw, who = gateway(request), principal(request)
     sid = session_id(request)
@@ -219,8 +206,7 @@ async def cancel_turn(request: Request) -> Response:
     receipt = await gw.sessions.cancel(
         who.tenant_id, sid, CancelRequest(turn_id=tid, reason=body.reason)
     )
-    answer = CancelAccepted(turn_id=receipt.turn_id, status=receipt.status)
-    return JSONResponse(answer.model_dump(), status_code=202)
+    return JSONResponse(CancelAccepted.of(receipt).model_dump(mode="json"), status_code=202)
 
 
 async def decide_approval(request: Request) -> Response:

@@ -111,7 +111,9 @@ class FakeActivities:
             last_entry_id=f"entry_{context.turn_id}_{context.step}",
             text=" ".join(words),
             function_calls=calls,
-            usage=TurnUsage(3, len(words), 3 + len(words)),
+            usage=TurnUsage(
+                prompt_tokens=3, completion_tokens=len(words), total_tokens=3 + len(words)
+            ),
             agent=AGENT.name,
         )
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx2
+import jsonschema
 
 from tests.fixtures.gateway import GatewayServer
 
@@ -46,6 +49,43 @@ async def test_openapi_document_describes_the_api(gateway_server: GatewayServer)
     published = sorted(team["name"] for team in listed.json()["data"])
     assert create["agent"]["enum"] == (published or ["nutrisense"])
     assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+
+
+def response_schema(document: dict[str, Any], path: str, status: str) -> dict[str, Any]:
+    """The schema of `GET path`'s `status` JSON answer, its references resolvable."""
+    content = document["paths"][path]["get"]["responses"][status]["content"]
+    return {**content["application/json"]["schema"], "components": document["components"]}
+
+
+def properties(document: dict[str, Any], name: str) -> set[str]:
+    return set(document["components"]["schemas"][name]["properties"])
+
+
+async def test_a_session_is_its_documented_fields_and_nothing_else(
+    gateway_server: GatewayServer,
+) -> None:
+    sid = f"t-{uuid.uuid4().hex[:12]}"
+    async with httpx2.AsyncClient(
+        base_url=gateway_server.url, headers=gateway_server.headers("a"), timeout=20
+    ) as client:
+        document = (await client.get("/openapi.json")).json()
+        sent = await client.post(f"/v1/sessions/{sid}/messages", json={"input": "hello"})
+        assert sent.status_code == 202, sent.text
+        async with asyncio.timeout(10):  # until the turn has its answer and usage
+            while True:
+                body = (await client.get(f"/v1/sessions/{sid}")).json()
+                if body["turns"][0]["status"] == "completed":
+                    break
+                await asyncio.sleep(0.02)
+        page = (await client.get(f"/v1/sessions/{sid}/turns")).json()
+    jsonschema.validate(body, response_schema(document, "/v1/sessions/{sid}", "200"))
+    jsonschema.validate(page, response_schema(document, "/v1/sessions/{sid}/turns", "200"))
+    # The session's status holds the conversation id of its turn (fake_activities.py); a client
+    # sees exactly what the document names.
+    assert "conversation_id" not in body
+    assert set(body) == properties(document, "SessionOut")
+    assert set(body["turns"][0]) == properties(document, "TurnOut")
+    assert set(page["turns"][0]) == properties(document, "TranscriptTurnOut")
 
 
 async def test_docs_page_works_offline(gateway_server: GatewayServer) -> None:

@@ -50,7 +50,8 @@ async def test_approval_gates_a_writing_tool(
         status = await driver.status(handle)
         assert status.pending_approvals[0]["approval_id"] == request.approval_id
         await handle.execute_update(
-            DECIDE_APPROVAL, ApprovalDecision(request.approval_id, approve, "checked")
+            DECIDE_APPROVAL,
+            ApprovalDecision(approval_id=request.approval_id, approve=approve, reason="checked"),
         )
         events = [parse_event(e.data) for e in await driver.events_until_done(handle, turn.turn_id)]
         resolved = [e for e in events if isinstance(e, ApprovalResolved)]
@@ -62,7 +63,7 @@ async def test_approval_gates_a_writing_tool(
         assert events[-1].type == "turn.completed"
         with pytest.raises(WorkflowUpdateFailedError) as caught:
             await handle.execute_update(
-                DECIDE_APPROVAL, ApprovalDecision(request.approval_id, True)
+                DECIDE_APPROVAL, ApprovalDecision(approval_id=request.approval_id, approve=True)
             )
         assert isinstance(caught.value.cause, ApplicationError)
         assert caught.value.cause.type == SessionErrors.UNKNOWN_APPROVAL

@@ -54,7 +54,10 @@ async def test_a_roster_that_cannot_register_fails_instead_of_hanging(
             task_queue=task_queue,
         )
         await handle.execute_update(
-            SUBMIT_TURN, TurnRequest("turn_1", "hello"), id="turn_1", result_type=TurnReceipt
+            SUBMIT_TURN,
+            TurnRequest(turn_id="turn_1", input="hello"),
+            id="turn_1",
+            result_type=TurnReceipt,
         )
         origin = hashlib.sha256(sim.url.encode()).hexdigest()[:10]
         roster = temporal_client.get_workflow_handle(f"roster/nutrisense/{origin}")

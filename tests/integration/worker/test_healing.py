@@ -129,7 +129,7 @@ async def test_a_turn_cancelled_after_its_tool_ran_keeps_the_result(
 
     assert await apoll(tool_ran, 20)
     cancelled = await handle.execute_update(
-        CANCEL_TURN, CancelRequest(receipt.turn_id), result_type=CancelReceipt
+        CANCEL_TURN, CancelRequest(turn_id=receipt.turn_id), result_type=CancelReceipt
     )
     assert cancelled.status == "cancelled"
     sim.clear_faults()
@@ -156,7 +156,7 @@ async def test_the_turn_queue_is_bounded(
         await driver.submit(handle, "One too many.")
     assert isinstance(caught.value.cause, ApplicationError)
     assert caught.value.cause.type == SessionErrors.QUEUE_FULL
-    await handle.execute_update(END_SESSION, EndRequest("done"))
+    await handle.execute_update(END_SESSION, EndRequest(reason="done"))
 
 
 async def test_registering_the_team_never_waits_for_a_session_slot(

@@ -57,7 +57,8 @@ async def test_a_turns_metrics_and_no_second_count_on_replay(
             second = await driver.submit(handle, LOG_QUERY)
             request = await approval_request(driver, handle)
             await handle.execute_update(
-                DECIDE_APPROVAL, ApprovalDecision(request.approval_id, True, "fine")
+                DECIDE_APPROVAL,
+                ApprovalDecision(approval_id=request.approval_id, approve=True, reason="fine"),
             )
             await driver.events_until_done(handle, second.turn_id)
 

@@ -207,15 +207,15 @@ async def test_cancel_running_and_queued_turns(
     queued = await driver.submit(handle, "What is my progress so far?")
     await wait_running(driver, handle, running.turn_id)
     receipt = await handle.execute_update(
-        CANCEL_TURN, CancelRequest(queued.turn_id), result_type=CancelReceipt
+        CANCEL_TURN, CancelRequest(turn_id=queued.turn_id), result_type=CancelReceipt
     )
     assert receipt.status == "cancelled"
     receipt = await handle.execute_update(
-        CANCEL_TURN, CancelRequest(running.turn_id), result_type=CancelReceipt
+        CANCEL_TURN, CancelRequest(turn_id=running.turn_id), result_type=CancelReceipt
     )
     assert receipt.status == "cancelled"
     with pytest.raises(WorkflowUpdateFailedError) as caught:
-        await handle.execute_update(CANCEL_TURN, CancelRequest(running.turn_id))
+        await handle.execute_update(CANCEL_TURN, CancelRequest(turn_id=running.turn_id))
     assert isinstance(caught.value.cause, ApplicationError)
     assert caught.value.cause.type == SessionErrors.TURN_FINISHED
     nxt = await driver.submit(handle, "Set my calorie goal to 1900 calories.")
@@ -242,7 +242,7 @@ async def test_duplicate_turn_id_returns_the_original(driver: SessionDriver) -> 
 
 async def test_end_session_then_turns_are_refused(driver: SessionDriver) -> None:
     handle = await driver.start()
-    await handle.execute_update(END_SESSION, EndRequest("done"))
+    await handle.execute_update(END_SESSION, EndRequest(reason="done"))
     # The workflow has completed: Temporal itself refuses further updates.
     with pytest.raises(RPCError, match="already completed"):
         await driver.submit(handle, "hello")

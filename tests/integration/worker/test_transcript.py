@@ -29,7 +29,7 @@ async def transcript(
     handle: WorkflowHandle[Any, Any], limit: int = 50, before: str | None = None
 ) -> TranscriptPage:
     page: TranscriptPage = await handle.query(
-        TRANSCRIPT_QUERY, TranscriptRequest(limit, before), result_type=TranscriptPage
+        TRANSCRIPT_QUERY, TranscriptRequest(limit=limit, before=before), result_type=TranscriptPage
     )
     return page
 

@@ -52,6 +52,7 @@ from services.worker.errors import StepErrors
 from services.worker.session_workflow import SessionWorkflow
 
 ENTRY = AgentRef("router-agent", "ag_router", 1)
+USAGE = TurnUsage(prompt_tokens=1, completion_tokens=1, total_tokens=2)
 
 
 @dataclass
@@ -91,8 +92,8 @@ class FakeSide:
                 FunctionCall("call_slow", "lookup", "{}"),
                 FunctionCall("call_write", "log_meal", '{"food": "eggs"}'),
             ]
-            return ConverseResult("conv_1", "fc_2", "", calls, TurnUsage(1, 1, 2))
-        return ConverseResult("conv_1", f"msg_{step.context.step}", "done", [], TurnUsage(1, 1, 2))
+            return ConverseResult("conv_1", "fc_2", "", calls, USAGE)
+        return ConverseResult("conv_1", f"msg_{step.context.step}", "done", [], USAGE)
 
     @activity.defn(name="call_tool")
     async def call_tool(self, request: ToolInput) -> FunctionOutput:
@@ -130,7 +131,7 @@ async def start(client: Client, queue: str) -> WorkflowHandle[Any, Any]:
 
 
 async def submit(handle: WorkflowHandle[Any, Any], text: str) -> TurnReceipt:
-    request = TurnRequest(f"turn_{uuid.uuid4().hex[:10]}", text)
+    request = TurnRequest(turn_id=f"turn_{uuid.uuid4().hex[:10]}", input=text)
     receipt: TurnReceipt = await handle.execute_update(
         SUBMIT_TURN, request, id=request.turn_id, result_type=TurnReceipt
     )
@@ -164,7 +165,7 @@ async def test_a_failing_call_stops_its_siblings_and_a_late_approval_runs_nothin
     assert [(e["approved"], e["reason"]) for e in resolved] == [(False, "the turn ended first")]
     with pytest.raises(WorkflowUpdateFailedError) as caught:
         await handle.execute_update(
-            DECIDE_APPROVAL, ApprovalDecision(required[0]["approval_id"], approve=True)
+            DECIDE_APPROVAL, ApprovalDecision(approval_id=required[0]["approval_id"], approve=True)
         )
     assert isinstance(caught.value.cause, ApplicationError)
     assert caught.value.cause.type == SessionErrors.UNKNOWN_APPROVAL
@@ -193,7 +194,7 @@ async def test_a_decision_for_an_approval_nobody_asked_for_is_refused(
 ) -> None:
     side, queue = fake
     handle = await start(temporal_client, queue)
-    idle = ApprovalDecision("apr_nobody", approve=True)
+    idle = ApprovalDecision(approval_id="apr_nobody", approve=True)
     with pytest.raises(WorkflowUpdateFailedError) as caught:  # no turn runs: refused at once
         await handle.execute_update(DECIDE_APPROVAL, idle)
     assert isinstance(caught.value.cause, ApplicationError)
@@ -220,13 +221,13 @@ async def test_ending_the_session_while_it_waits_to_continue_as_new_ends_it(
     # the continue-as-new; the end of the session arrives during that wait.
     waiting = await handle.start_update(
         DECIDE_APPROVAL,
-        ApprovalDecision("apr_soon", approve=True),
+        ApprovalDecision(approval_id="apr_soon", approve=True),
         wait_for_stage=WorkflowUpdateStage.ACCEPTED,  # past its validator, in its handler
     )
     side.release.set()
     await finished(handle, receipt.turn_id)
     async with asyncio.timeout(20):  # before the fix: never (each waited on the other)
-        await handle.execute_update(END_SESSION, EndRequest("done"))
+        await handle.execute_update(END_SESSION, EndRequest(reason="done"))
     with pytest.raises(WorkflowUpdateFailedError):
         await waiting.result()
     ended = [e["type"] for e in side.events if e["type"] == "session.ended"]

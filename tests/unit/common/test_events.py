@@ -7,6 +7,7 @@ from pydantic import ValidationError
 
 from services.common import events
 from services.common.bus import BusEvent, InvalidEventId, RawPublish, decode_message, parse_id
+from services.common.sessions import TurnError, TurnUsage
 
 
 def test_every_vocabulary_name_has_exactly_one_model() -> None:
@@ -18,7 +19,7 @@ def test_every_vocabulary_name_has_exactly_one_model() -> None:
 
 def test_event_round_trips_through_json_with_common_fields() -> None:
     event = events.TurnCompleted(
-        session_id="s1", turn_id="t1", output="Done.", usage=events.Usage(total_tokens=7)
+        session_id="s1", turn_id="t1", output="Done.", usage=TurnUsage(total_tokens=7)
     )
     parsed = events.parse_event(event.model_dump_json())
     assert parsed == event
@@ -38,7 +39,7 @@ def test_the_bus_stamps_the_time_an_event_is_logged_and_keeps_one_already_set() 
 
 def test_failed_turn_carries_code_and_message() -> None:
     raw = events.TurnFailed(
-        session_id="s", turn_id="t", error=events.ErrorInfo(code="model_error", message="boom")
+        session_id="s", turn_id="t", error=TurnError(code="model_error", message="boom")
     ).model_dump_json()
     assert '"error":{"code":"model_error","message":"boom"}' in raw
 

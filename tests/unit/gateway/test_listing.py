@@ -14,7 +14,7 @@ from services.common.sessions import (
     session_title,
     transcript_page,
 )
-from services.gateway.routes.listing import tool_call_out
+from services.gateway.models import ToolCallOut
 from services.gateway.session_list import Cursor, base_query
 from services.worker.activity_types import FunctionCall, FunctionOutput
 from services.worker.session_state import (
@@ -26,7 +26,10 @@ from services.worker.session_state import (
 
 
 def records(count: int) -> list[TurnRecord]:
-    return [TurnRecord(f"turn_{n}", "completed", "2026-12-02T00:00:00") for n in range(count)]
+    return [
+        TurnRecord(turn_id=f"turn_{n}", status="completed", submitted_at="2026-12-02T00:00:00")
+        for n in range(count)
+    ]
 
 
 def ids(page: list[TurnRecord]) -> list[str]:
@@ -37,11 +40,11 @@ def test_transcript_pages_go_back_from_the_newest() -> None:
     turns = records(5)
     first = transcript_page(turns, TranscriptRequest(limit=2))
     assert (ids(first.turns), first.next_before) == (["turn_3", "turn_4"], "turn_3")
-    second = transcript_page(turns, TranscriptRequest(2, first.next_before))
+    second = transcript_page(turns, TranscriptRequest(limit=2, before=first.next_before))
     assert (ids(second.turns), second.next_before) == (["turn_1", "turn_2"], "turn_1")
-    last = transcript_page(turns, TranscriptRequest(2, second.next_before))
+    last = transcript_page(turns, TranscriptRequest(limit=2, before=second.next_before))
     assert (ids(last.turns), last.next_before) == (["turn_0"], None)
-    assert transcript_page(turns, TranscriptRequest(2, "turn_gone")).turns == []
+    assert transcript_page(turns, TranscriptRequest(limit=2, before="turn_gone")).turns == []
     assert transcript_page([], TranscriptRequest()).next_before is None
 
 
@@ -68,10 +71,13 @@ def test_tool_calls_are_kept_bounded_and_failures_as_errors() -> None:
 
 
 def test_arguments_are_an_object_when_they_are_one() -> None:
-    assert tool_call_out(ToolCallRecord("f", '{"a": 1}')).arguments == {"a": 1}
-    assert tool_call_out(ToolCallRecord("f", "[1, 2]")).arguments == "[1, 2]"
-    assert tool_call_out(ToolCallRecord("f", '{"a": "cut\u2026')).arguments == '{"a": "cut\u2026'
-    assert tool_call_out(ToolCallRecord("f", "")).arguments == {}
+    def arguments(text: str) -> object:
+        return ToolCallOut.of(ToolCallRecord(name="f", arguments=text)).arguments
+
+    assert arguments('{"a": 1}') == {"a": 1}
+    assert arguments("[1, 2]") == "[1, 2]"
+    assert arguments('{"a": "cut\u2026') == '{"a": "cut\u2026'
+    assert arguments("") == {}
 
 
 def test_a_page_token_comes_back_as_its_cursor_and_nothing_else_passes() -> None:

@@ -216,9 +216,12 @@ async def relayed(
 async def test_a_quiet_turn_that_is_over_ends_with_its_end_from_the_session() -> None:
     sub = ScriptedSubscription([event(1, "turn.started", "t1"), event(2, "message.delta", "t1")])
     failed = TurnRecord(
-        "t1", "failed", "2026-12-02T07:00:00+00:00", finished_at="2026-12-02T07:00:01.5+00:00"
+        turn_id="t1",
+        status="failed",
+        submitted_at="2026-12-02T07:00:00+00:00",
+        finished_at="2026-12-02T07:00:01.5+00:00",
     )
-    failed.error = TurnError("model_unavailable", "the model did not answer")
+    failed.error = TurnError(code="model_unavailable", message="the model did not answer")
     session = Session(failed)
     got = await relayed(opened(sub, Slots()), turn_end(session))
     assert [(i, kind) for i, kind, _ in got] == [
@@ -239,7 +242,9 @@ async def test_a_quiet_turn_that_is_over_ends_with_its_end_from_the_session() ->
 
 async def test_an_end_that_reached_the_log_meanwhile_is_sent_as_published() -> None:
     sub = ScriptedSubscription([event(1, "turn.started", "t1")])
-    session = Session(TurnRecord("t1", "cancelled", "2026-12-02T07:00:00+00:00"))
+    session = Session(
+        TurnRecord(turn_id="t1", status="cancelled", submitted_at="2026-12-02T07:00:00+00:00")
+    )
     log = LogTail([event(1, "turn.started", "t1"), event(3, "turn.cancelled", "t1")])
     got = await relayed(opened(sub, Slots()), turn_end(session, log))
     assert [(i, kind) for i, kind, _ in got] == [("1-0", "turn.started"), ("3-0", "turn.cancelled")]
@@ -261,7 +266,10 @@ async def test_a_replayed_turn_without_its_end_ends_with_it_from_the_record() ->
     sub = ScriptedSubscription(
         [event(4, "stream.gap", None), event(5, "message.delta", "t1")], replay=True
     )
-    done = TurnRecord("t1", "completed", "x", output="two eggs", usage=TurnUsage(1, 2, 3))
+    usage = TurnUsage(prompt_tokens=1, completion_tokens=2, total_tokens=3)
+    done = TurnRecord(
+        turn_id="t1", status="completed", submitted_at="x", output="two eggs", usage=usage
+    )
     session = Session()
     end = turn_end(session)
     end.record = done
@@ -283,7 +291,7 @@ async def test_with_redis_paused_the_end_comes_from_the_record_alone(
 ) -> None:
     monkeypatch.setattr(streams, "LOG_READ_TIMEOUT_S", 0.05)
     sub = ScriptedSubscription([event(1, "turn.started", "t1")])
-    session = Session(TurnRecord("t1", "cancelled", "x"))
+    session = Session(TurnRecord(turn_id="t1", status="cancelled", submitted_at="x"))
     log = LogTail([event(2, "message.delta", "t1")], hang=True)
     got = await relayed(opened(sub, Slots()), turn_end(session, log))
     assert [(i, kind) for i, kind, _ in got] == [("1-0", "turn.started"), (None, "turn.cancelled")]

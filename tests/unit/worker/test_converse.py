@@ -219,7 +219,7 @@ async def test_a_stream_becomes_deltas_handoffs_and_calls_in_order() -> None:
             FunctionCall("call_1", "food_log", '{"food": "egg", "count": 2}', "food"),
             FunctionCall("call_2", "goal_get", "", "food"),
         ],
-        usage=TurnUsage(12, 7, 19),
+        usage=TurnUsage(prompt_tokens=12, completion_tokens=7, total_tokens=19),
         agent="food",
     )
 
@@ -326,7 +326,7 @@ async def test_arguments_that_are_no_json_object_are_kept_wrapped() -> None:
 
 async def test_missing_token_counts_are_zero() -> None:
     result, _ = await run([started(), done(None, None)])
-    assert result.usage == TurnUsage(0, 0, 0)
+    assert result.usage == TurnUsage()
     assert (result.text, result.last_entry_id) == ("", None)
 
 

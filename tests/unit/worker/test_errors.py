@@ -77,18 +77,20 @@ def activity_error(cause: BaseException | None, activity_type: str = "converse")
 def test_a_known_failure_gets_its_code_and_the_causes_message(kind: str, code: str) -> None:
     cause = ApplicationError("Mistral answered HTTP 503: overloaded", type=kind)
     assert turn_error(activity_error(cause)) == TurnError(
-        code, "Mistral answered HTTP 503: overloaded"
+        code=code, message="Mistral answered HTTP 503: overloaded"
     )
 
 
 def test_a_local_activitys_failure_is_its_cause_itself() -> None:
     cause = ApplicationError("Mistral answered HTTP 429", type=StepErrors.MODEL_RATE_LIMITED)
-    assert turn_error(cause) == TurnError("model_rate_limited", "Mistral answered HTTP 429")
+    assert turn_error(cause) == TurnError(
+        code="model_rate_limited", message="Mistral answered HTTP 429"
+    )
 
 
 def test_an_untyped_application_error_is_a_plain_error_with_its_message() -> None:
     untyped = ApplicationError("no type")
-    assert turn_error(activity_error(untyped)) == TurnError("error", "no type")
+    assert turn_error(activity_error(untyped)) == TurnError(code="error", message="no type")
 
 
 @pytest.mark.parametrize(
@@ -107,18 +109,20 @@ def test_a_step_out_of_time_names_who_did_not_answer(
     )
     error = turn_error(activity_error(timeout, activity_type))
     expected = f"{who} did not {'finish' if code == 'error' else 'answer'} in time"
-    assert error == TurnError(code, f"{expected} (activity StartToClose timeout)")
+    assert error == TurnError(code=code, message=f"{expected} (activity StartToClose timeout)")
 
 
 def test_a_failure_that_is_no_application_error_is_a_plain_error() -> None:
     assert turn_error(activity_error(CancelledError("Cancelled"))) == TurnError(
-        "error", "Cancelled"
+        code="error", message="Cancelled"
     )
-    assert turn_error(ValueError("bad value")) == TurnError("error", "bad value")
+    assert turn_error(ValueError("bad value")) == TurnError(code="error", message="bad value")
 
 
 def test_an_activity_error_without_a_cause_speaks_for_itself() -> None:
-    assert turn_error(activity_error(None)) == TurnError("error", "Activity task failed")
+    assert turn_error(activity_error(None)) == TurnError(
+        code="error", message="Activity task failed"
+    )
 
 
 def test_an_exception_is_named_by_its_type_and_its_text_if_any() -> None:

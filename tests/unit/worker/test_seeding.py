@@ -21,7 +21,7 @@ from services.worker.session_state import carried_records
 def record(n: int, status: str = "completed", size: int = 10) -> TurnRecord:
     return TurnRecord(
         turn_id=f"turn_{n}",
-        status=status,  # type: ignore[arg-type]
+        status=status,
         submitted_at="2026-12-02T00:00:00Z",
         input=f"in{n} " + "x" * size,
         output=f"out{n}" if status == "completed" else None,
