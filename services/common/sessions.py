@@ -192,6 +192,14 @@ class EndRequest(_Contract):
     reason: str | None = None
 
 
+class WaitingApproval(_Contract):
+    """A tool call waiting for a person's decision (`POST /v1/sessions/{sid}/approvals/{aid}`)."""
+
+    approval_id: str
+    turn_id: str
+    tool: str = Field(description="The function the model asked to call")
+
+
 class SessionView(_Contract):
     """A session's status as its clients may see it: every field here is public (the gateway
     shows them all, services/gateway/models.py). The worker's own fields are SessionStatus's."""
@@ -206,7 +214,7 @@ class SessionView(_Contract):
     queued_turns: list[str]
     turns: list[TurnRecord]
     metadata: dict[str, str] = Field(default_factory=dict)
-    pending_approvals: list[dict[str, Any]] = Field(default_factory=list)
+    pending_approvals: list[WaitingApproval] = Field(default_factory=list)
 
     def turn_over(self, turn_id: str) -> bool:
         """Whether `turn_id` has finished: nothing more of it will be published."""

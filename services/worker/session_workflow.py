@@ -51,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
         TurnRecord,
         TurnRequest,
         TurnUsage,
+        WaitingApproval,
         session_title,
         transcript_page,
     )
@@ -400,7 +401,7 @@ class SessionWorkflow:
             turns=list(self.records.values()),
             metadata=dict(self.start.metadata),
             pending_approvals=[
-                {"approval_id": p.approval_id, "turn_id": p.turn_id, "tool": p.call.name}
+                WaitingApproval(approval_id=p.approval_id, turn_id=p.turn_id, tool=p.call.name)
                 for p in self.tools.approvals.values()
                 if p.approved is None
             ],

@@ -241,7 +241,12 @@ async def test_approvals(client: httpx2.AsyncClient) -> None:
     turn = (await client.post(f"/v1/sessions/{sid}/messages", json={"input": "approval"})).json()
     status = await poll_json(client, f"/v1/sessions/{sid}", lambda b: b["pending_approvals"])
     [pending] = status["pending_approvals"]
-    assert (pending["turn_id"], pending["tool"]) == (turn["turn_id"], "log_meal")
+    # Exactly the fields the OpenAPI document names (WaitingApproval).
+    assert pending == {
+        "approval_id": pending["approval_id"],
+        "turn_id": turn["turn_id"],
+        "tool": "log_meal",
+    }
     approval_id = pending["approval_id"]
     bad = await client.post(f"/v1/sessions/{sid}/approvals/{approval_id}", json={"approve": "y"})
     assert_problem(bad, 422)

@@ -48,7 +48,7 @@ async def test_approval_gates_a_writing_tool(
         assert request.name == "food_log"
         assert request.arguments == {"user_query": LOG_QUERY}
         status = await driver.status(handle)
-        assert status.pending_approvals[0]["approval_id"] == request.approval_id
+        assert status.pending_approvals[0].approval_id == request.approval_id
         await handle.execute_update(
             DECIDE_APPROVAL,
             ApprovalDecision(approval_id=request.approval_id, approve=approve, reason="checked"),
