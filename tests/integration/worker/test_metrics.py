@@ -15,6 +15,7 @@ from scripts.stack.processes import free_port
 from services.common import metrics
 from services.common.bus import EventBus
 from services.common.sessions import DECIDE_APPROVAL, ApprovalDecision
+from services.common.temporal_client import DATA_CONVERTER
 from services.worker import metrics as worker_metrics
 from services.worker.worker import build_worker
 from tests.fixtures.prometheus import scrape, value
@@ -30,6 +31,7 @@ async def test_a_turns_metrics_and_no_second_count_on_replay(
         temporal_server.address,
         namespace=temporal_server.namespace,
         runtime=worker_metrics.runtime(f"127.0.0.1:{port}"),
+        data_converter=DATA_CONVERTER,
     )
     settings = make_settings(approval_tools="food_log")
     queue = f"metrics-{uuid.uuid4().hex[:8]}"
