@@ -17,7 +17,12 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from services.common.events import ApprovalRequired, ApprovalResolved, Event, ToolResult
-    from services.common.sessions import BusKey, SessionStart
+    from services.common.sessions import (
+        ApprovalDecision,
+        BusKey,
+        SessionStart,
+        WaitingApproval,
+    )
     from services.worker import metrics
     from services.worker.activities import SessionActivities, tool_result_once
     from services.worker.activity_types import (
@@ -29,11 +34,13 @@ with workflow.unsafe.imports_passed_through():
         json_object,
     )
     from services.worker.session_limits import (
+        APPROVAL_GRACE,
         HEARTBEAT,
         NOT_RUN,
         STOPPED_WHILE_RUNNING,
         TOOL_RETRY,
     )
+    from services.worker.session_rules import unknown_approval
     from services.worker.session_state import PendingApproval
 
 
@@ -49,6 +56,38 @@ class TurnTools:
         self.key = key
         self.publish = publish
         self.approvals: dict[str, PendingApproval] = {}
+
+    def waiting(self) -> list[WaitingApproval]:
+        """The approvals a person can still decide, for the session's status."""
+        return [
+            WaitingApproval(approval_id=p.approval_id, turn_id=p.turn_id, tool=p.call.name)
+            for p in self.approvals.values()
+            if p.approved is None
+        ]
+
+    def check_decision(self, decision: ApprovalDecision, *, turn_running: bool) -> None:
+        """Refuse a decision for an approval that is decided or cannot be about to be asked
+        for (none is pending and no turn runs)."""
+        pending = self.approvals.get(decision.approval_id)
+        decided = pending is not None and pending.approved is not None
+        if decided or (pending is None and not turn_running):
+            raise unknown_approval(decision.approval_id)
+
+    async def decide(self, decision: ApprovalDecision) -> None:
+        """Record a person's decision; the waiting tool call goes on with it."""
+        # `approval.required` goes out before the workflow task that asked for it is committed;
+        # a worker that dies then leaves the next one to replay that step, and a decision sent
+        # at once can be handled before the replay has asked again (same id): wait a little.
+        try:
+            await workflow.wait_condition(
+                lambda: decision.approval_id in self.approvals, timeout=APPROVAL_GRACE
+            )
+        except TimeoutError:
+            raise unknown_approval(decision.approval_id) from None
+        pending = self.approvals[decision.approval_id]
+        if pending.approved is not None:
+            raise unknown_approval(decision.approval_id)
+        pending.approved, pending.reason = decision.approve, decision.reason
 
     @staticmethod
     def placeholders(calls: list[FunctionCall]) -> list[FunctionOutput]:

@@ -51,7 +51,6 @@ with workflow.unsafe.imports_passed_through():
         TurnRecord,
         TurnRequest,
         TurnUsage,
-        WaitingApproval,
         session_title,
         transcript_page,
     )
@@ -64,7 +63,6 @@ with workflow.unsafe.imports_passed_through():
     from services.worker.outbox import Outbox
     from services.worker.session_conversation import SessionConversation
     from services.worker.session_limits import (
-        APPROVAL_GRACE,
         KEEP_SEEN_IDS,
         MAX_STEPS,
     )
@@ -72,7 +70,6 @@ with workflow.unsafe.imports_passed_through():
         check_cancel,
         check_turn,
         duplicate_receipt,
-        unknown_approval,
     )
     from services.worker.session_state import (
         CARRY,
@@ -356,28 +353,11 @@ class SessionWorkflow:
 
     @workflow.update(name=DECIDE_APPROVAL)
     async def decide_approval(self, decision: ApprovalDecision) -> None:
-        # `approval.required` goes out before the workflow task that asked for it is committed;
-        # a worker that dies then leaves the next one to replay that step, and a decision sent
-        # at once can be handled before the replay has asked again (same id): wait a little.
-        approvals = self.tools.approvals
-        try:
-            await workflow.wait_condition(
-                lambda: decision.approval_id in approvals, timeout=APPROVAL_GRACE
-            )
-        except TimeoutError:
-            raise unknown_approval(decision.approval_id) from None
-        pending = approvals[decision.approval_id]
-        if pending.approved is not None:
-            raise unknown_approval(decision.approval_id)
-        pending.approved, pending.reason = decision.approve, decision.reason
+        await self.tools.decide(decision)
 
     @decide_approval.validator
     def _validate_decision(self, decision: ApprovalDecision) -> None:
-        pending = self.tools.approvals.get(decision.approval_id)
-        decided = pending is not None and pending.approved is not None
-        # Unknown while no turn runs: nothing can be about to ask for it.
-        if decided or (pending is None and self.running is None):
-            raise unknown_approval(decision.approval_id)
+        self.tools.check_decision(decision, turn_running=self.running is not None)
 
     @workflow.update(name=END_SESSION)
     async def end_session(self, request: EndRequest) -> None:
@@ -400,11 +380,7 @@ class SessionWorkflow:
             queued_turns=[r.turn_id for r in self.queue],
             turns=list(self.records.values()),
             metadata=dict(self.start.metadata),
-            pending_approvals=[
-                WaitingApproval(approval_id=p.approval_id, turn_id=p.turn_id, tool=p.call.name)
-                for p in self.tools.approvals.values()
-                if p.approved is None
-            ],
+            pending_approvals=self.tools.waiting(),
             conversation_id=self.conversation.conversation_id,
         )
 
