@@ -19,6 +19,7 @@ from typing import Any
 from mistralai.client import Mistral
 from mistralai.client import models as m
 
+from scripts.bench import direct
 from scripts.bench.common import PROMPT, Gateway, StreamedTurn, stage_summary, summary
 
 
@@ -55,18 +56,6 @@ async def direct_turn(client: Mistral, conversation_id: str) -> DirectTurn:
     return turn
 
 
-async def _entry_agent(gateway: Gateway, client: Mistral, sid: str) -> tuple[str, int | None]:
-    """The agent (and pinned version) the platform's session talks to, from its conversation."""
-    response = await gateway.http.get(f"/v1/sessions/{sid}")
-    conversation_id = response.json()["conversation_id"]
-    conversation = await client.beta.conversations.get_async(conversation_id=conversation_id)
-    agent_id = getattr(conversation, "agent_id", None)
-    if not isinstance(agent_id, str):
-        raise RuntimeError(f"conversation {conversation_id} has no agent_id")
-    version = getattr(conversation, "agent_version", None)
-    return agent_id, version if isinstance(version, int) else None
-
-
 async def run_ab(
     gateway_url: str, sim_url: str, api_key: str, turns: int, lanes: int = 4
 ) -> ABSamples:
@@ -80,7 +69,9 @@ async def run_ab(
             warm = await gateway.stream_turn(sid)
             if not warm.ok:
                 raise RuntimeError(f"warm-up turn failed: {warm.error}")
-        agent_id, version = await _entry_agent(gateway, client, sessions[0])
+        # The sessions' conversations run on the entry agent the platform registered; the
+        # direct turns start theirs on the same one (a session's own conversation is internal).
+        agent_id, version = await direct.entry_agent(client)
         conversations = []
         for _ in range(lanes):
             stream = await client.beta.conversations.start_stream_async(
