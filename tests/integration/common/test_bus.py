@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
-import pytest
 import redis.asyncio as aioredis
 
 from services.common.bus import EventBus
@@ -23,18 +21,6 @@ def new_key() -> BusKey:
 
 def delta(key: BusKey, n: int) -> MessageDelta:
     return MessageDelta(session_id=key.session_id, turn_id="t1", text=str(n))
-
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.from_url(redis_url)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-async def bus(redis: aioredis.Redis) -> EventBus:
-    return EventBus(redis, maxlen=50_000, ttl_s=600)
 
 
 async def test_publish_appends_to_log_with_ttl_and_returns_id(

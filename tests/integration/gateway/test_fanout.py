@@ -44,18 +44,6 @@ async def collect(subscription: Subscription, count: int, within: float = 30.0) 
 
 
 @pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.from_url(redis_url)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-async def bus(redis: aioredis.Redis) -> EventBus:
-    return EventBus(redis, maxlen=50_000, ttl_s=600)
-
-
-@pytest.fixture
 async def fanout(redis: aioredis.Redis, bus: EventBus) -> AsyncIterator[Fanout]:
     async with Fanout(redis, bus, queue_size=20_000) as fan:
         yield fan

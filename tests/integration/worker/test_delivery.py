@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -42,13 +42,6 @@ class CountingBus(EventBus):
     async def publish_batch(self, key: BusKey, events: Sequence[RawPublish]) -> list[str]:
         self.round_trips += 1
         return await super().publish_batch(key, events)
-
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.from_url(redis_url)
-    yield client
-    await client.aclose()
 
 
 async def test_posted_deltas_go_in_order_in_fewer_round_trips_than_events(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Sequence
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -16,9 +15,7 @@ from mistralai.client import models as m
 from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.testing import ActivityEnvironment
 
-from services.common.bus import EventBus, RawPublish
-from services.common.events import parse_event
-from services.common.sessions import BusKey
+from services.common.bus import EventBus
 from services.worker.activities import (
     SessionActivities,
     known_team,
@@ -37,28 +34,9 @@ from services.worker.errors import StepErrors
 from services.worker.mcp_servers import McpServers
 from services.worker.mcp_tools import McpUnavailable
 from services.worker.settings import WorkerSettings
+from tests.unit.worker.fake_bus import FakeBus
 
 CONTEXT = StepContext("t/s_1", "s_1", "turn_1", 2)
-
-
-class FakeBus:
-    """Logs each published event as its type and fields (without `ts`), with its `once` key."""
-
-    def __init__(self) -> None:
-        self.log: list[tuple[dict[str, Any], str | None]] = []
-        self.attempts = 0
-        # When set, each batch waits on the wire until it is opened.
-        self.gate: asyncio.Event | None = None
-
-    async def publish_batch(self, key: BusKey, events: Sequence[RawPublish]) -> list[str]:
-        assert key == BusKey("t", "s_1")
-        self.attempts += 1
-        if self.gate is not None:
-            await self.gate.wait()
-        for raw in events:
-            fields = parse_event(raw.data).model_dump(exclude={"ts", "session_id"})
-            self.log.append((fields, raw.once))
-        return [f"{n}-0" for n in range(len(self.log) - len(events) + 1, len(self.log) + 1)]
 
 
 class FakeMcp:
@@ -129,7 +107,7 @@ async def test_a_call_goes_with_its_arguments_and_an_idempotency_key() -> None:
             30.0,
         )
     ]
-    assert bus.log == [
+    assert bus.published() == [
         (
             {
                 "type": "tool.result",
@@ -157,7 +135,7 @@ async def test_a_refusal_of_the_server_is_an_error_result_the_model_reads() -> N
     bus, mcp = FakeBus(), FakeMcp(answer("unknown food", error=True))
     output = await call_tool(bus, mcp, tool_input("{}"))
     assert (output.output, output.is_error) == ("Error: unknown food", True)
-    assert bus.log[0][0]["is_error"] is True
+    assert bus.published()[0][0]["is_error"] is True
 
 
 @pytest.mark.parametrize(
@@ -176,7 +154,7 @@ async def test_arguments_that_are_no_json_object_are_an_error_result_and_no_call
     assert output.is_error
     assert output.output.startswith(says)
     assert mcp.calls == []
-    assert [(fields["output"], fields["is_error"]) for fields, _ in bus.log] == [
+    assert [(fields["output"], fields["is_error"]) for fields, _ in bus.published()] == [
         (output.output, True)
     ]
 
@@ -202,7 +180,7 @@ async def test_an_unreachable_server_fails_the_call_as_a_retryable_unavailable_t
     assert caught.value.message == f"MCP server http://mcp.test/mcp failed on food_log: {says}"
     assert not caught.value.non_retryable
     assert caught.value.__cause__ is failure
-    assert bus.log == []  # the retry (or the workflow) tells the result
+    assert bus.published() == []  # the retry (or the workflow) tells the result
 
 
 async def test_a_server_slower_than_the_tool_timeout_is_an_unavailable_tool() -> None:
@@ -292,13 +270,16 @@ async def converse(attempt: int, **fields: Any) -> tuple[FakeBus, OneAnswer]:
 
 
 def types(bus: FakeBus) -> list[str]:
-    return [fields["type"] for fields, _ in bus.log]
+    return [fields["type"] for fields, _ in bus.published()]
 
 
 async def test_a_first_attempt_appends_and_announces_the_turn_when_asked() -> None:
     bus, conversations = await converse(1, announce=True)
     assert conversations.requests == ["append"]
-    assert bus.log[0] == ({"type": "turn.started", "turn_id": "turn_1", "agent": "desk"}, None)
+    assert bus.published()[0] == (
+        {"type": "turn.started", "turn_id": "turn_1", "agent": "desk"},
+        None,
+    )
     assert types(bus) == ["turn.started", "message.delta"]
     bus, _ = await converse(1)
     assert types(bus) == ["message.delta"]
@@ -306,7 +287,7 @@ async def test_a_first_attempt_appends_and_announces_the_turn_when_asked() -> No
 
 async def test_a_retried_step_says_so_first_and_never_appends_again() -> None:
     bus, conversations = await converse(3, announce=True)
-    assert bus.log[0] == (
+    assert bus.published()[0] == (
         {"type": "turn.retry", "turn_id": "turn_1", "step": 2, "attempt": 3, "reason": "retrying"},
         None,
     )

@@ -4,17 +4,17 @@ how an outage turns into False, a pause and one `stream.gap` once the bus answer
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from typing import cast
 
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from services.common.bus import EventBus, RawPublish
+from services.common.bus import EventBus
 from services.common.events import AgentHandoff, Event, MessageDelta, ToolResult, parse_event
 from services.common.sessions import BusKey
 from services.worker import delivery
 from services.worker.delivery import StepPublisher, _joined, _Queued
+from tests.unit.worker.fake_bus import FakeBus
 
 
 def delta(text: str, agent: str | None = "desk", turn: str = "turn_1") -> MessageDelta:
@@ -94,34 +94,6 @@ def test_nothing_queued_is_nothing_sent() -> None:
 
 
 # -- publishing ------------------------------------------------------------------------------
-
-
-class FakeBus:
-    """The bus's batch publish: logs what it took; `down` failures raise first; `gate`, when
-    set, holds each batch on the wire until it is opened."""
-
-    def __init__(self) -> None:
-        self.log: list[RawPublish] = []
-        self.batches: list[list[str]] = []
-        self.attempts = 0
-        self.down: list[BaseException] = []
-        self.gate: asyncio.Event | None = None
-
-    async def publish_batch(self, key: BusKey, events: Sequence[RawPublish]) -> list[str]:
-        assert key == BusKey("t", "s_1")
-        self.attempts += 1
-        if self.gate is not None:
-            await self.gate.wait()
-        if self.down:
-            raise self.down.pop(0)
-        self.log += events
-        self.batches.append([self._name(event) for event in events])
-        return [f"{n}-0" for n in range(len(self.log) - len(events) + 1, len(self.log) + 1)]
-
-    @staticmethod
-    def _name(raw: RawPublish) -> str:
-        event = parse_event(raw.data)
-        return event.text if isinstance(event, MessageDelta) else event.type
 
 
 def publisher(bus: FakeBus) -> StepPublisher:
