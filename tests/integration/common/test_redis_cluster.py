@@ -16,16 +16,16 @@ from redis.exceptions import RedisError
 
 from scripts.stack.processes import apoll
 from services.common.bus import BusEvent, EventBus, RawPublish
-from services.common.events import MessageDelta, parse_event
+from services.common.events import MessageDelta
 from services.common.redis_client import check_redis, describe, ping, redis_client
 from services.common.sessions import BusKey
 from services.common.settings import ConfigError, RedisSettings
 from services.common.teams import TeamInfo, publish_teams, read_teams
 from services.gateway.cluster_fanout import ClusterFanout
-from services.gateway.fanout import Subscription
 from services.gateway.ratelimit import RequestLimiter, StreamSlots
 from tests.fixtures.redis_cluster import RedisClusterNodes
 from tests.fixtures.tls import Pki
+from tests.integration.gateway.listening import take, text_of
 
 HEALTH_CHECK_S = 1.0
 
@@ -67,20 +67,7 @@ def delta(key: BusKey, text: str) -> MessageDelta:
 
 
 def texts(events: list[BusEvent]) -> list[str]:
-    return [str(getattr(parse_event(event.data), "text", event.type)) for event in events]
-
-
-async def take(sub: Subscription, count: int, within: float = 20.0) -> list[BusEvent]:
-    events: list[BusEvent] = []
-
-    async def run() -> None:
-        async for event in sub:
-            events.append(event)
-            if len(events) == count:
-                return
-
-    await asyncio.wait_for(run(), within)
-    return events
+    return [text_of(event) for event in events]
 
 
 async def test_log_and_live_delivery_for_sessions_on_every_node(

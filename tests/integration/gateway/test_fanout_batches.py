@@ -11,10 +11,11 @@ import pytest
 import redis.asyncio as aioredis
 
 from scripts.stack.processes import apoll
-from services.common.bus import BusEvent, EventBus
-from services.common.events import MessageDelta, parse_event
+from services.common.bus import EventBus
+from services.common.events import MessageDelta
 from services.common.sessions import BusKey
 from services.gateway.fanout import Fanout, Subscription
+from tests.integration.gateway.listening import text_of
 
 
 @pytest.fixture
@@ -45,10 +46,6 @@ def delta(key: BusKey, text: str) -> MessageDelta:
     return MessageDelta(session_id=key.session_id, turn_id="t", text=text)
 
 
-def _text(event: BusEvent) -> str:
-    return str(getattr(parse_event(event.data), "text", event.type))
-
-
 async def test_batches_keep_order_across_backfill_and_live(
     fanout: tuple[Fanout, EventBus],
 ) -> None:
@@ -70,7 +67,7 @@ async def test_batches_keep_order_across_backfill_and_live(
                 batch = [first, *sub.take_ready(16)]
                 assert len(batch) <= 17
                 batches.append(len(batch))
-                seen += [_text(event) for event in batch]
+                seen += [text_of(event) for event in batch]
                 if len(seen) >= 300:
                     break
                 await asyncio.sleep(0.001)  # a slow viewer: events queue up meanwhile
@@ -94,10 +91,10 @@ async def test_end_stops_a_waiting_listener_and_a_resume_gets_what_it_did_not_yi
             sub.end()  # server shutdown: the stream ends instead of waiting on
             assert await waiting is None
         await bus.publish(key, delta(key, "1"))
-    assert _text(first) == "0"
+    assert text_of(first) == "0"
     async with fan.listen(key, after=sub.last_id) as resumed:
         async with asyncio.timeout(10):
-            assert _text(await anext(aiter(resumed))) == "1"
+            assert text_of(await anext(aiter(resumed))) == "1"
 
 
 async def test_end_drops_queued_events_a_resume_then_replays(
@@ -114,10 +111,10 @@ async def test_end_drops_queued_events_a_resume_then_replays(
             await listener_reaches(sub, lambda listener: len(listener.backlog) == 2)
             sub.end()
             rest = [event async for event in iterator]
-    assert (_text(first), rest) == ("0", [])
+    assert (text_of(first), rest) == ("0", [])
     async with fan.listen(key, after=sub.last_id) as resumed:
         async with asyncio.timeout(10):
-            replayed = [_text(await anext(aiter(resumed))) for _ in range(2)]
+            replayed = [text_of(await anext(aiter(resumed))) for _ in range(2)]
     assert replayed == ["1", "2"]
 
 
@@ -129,7 +126,7 @@ async def test_replay_only_ends_at_the_end_of_the_log(fanout: tuple[Fanout, Even
     async with fan.listen(key, after="0") as sub:
         sub.replay_only()
         async with asyncio.timeout(10):
-            replayed = [_text(event) async for event in sub]
+            replayed = [text_of(event) async for event in sub]
     assert replayed == ["0", "1", "2"]
 
 
@@ -148,4 +145,4 @@ async def test_replay_only_of_a_lost_log_is_a_gap_then_the_end(
     async with fan.listen(key, after="0") as live:  # a listener of what is to come: no gap
         await bus.publish(key, delta(key, "new"))
         async with asyncio.timeout(10):
-            assert _text(await anext(aiter(live))) == "new"
+            assert text_of(await anext(aiter(live))) == "new"

@@ -17,46 +17,15 @@ from redis.exceptions import RedisError
 
 from scripts.stack import servers
 from scripts.stack.processes import apoll
-from services.common.bus import BusEvent, EventBus
+from services.common.bus import EventBus
 from services.common.events import MessageDelta, StreamGap, parse_event
 from services.common.sessions import BusKey
 from services.gateway import subscription
-from services.gateway.fanout import Fanout, Subscription
+from services.gateway.fanout import Fanout
 from tests.integration.common.tcp_path import TcpPath
+from tests.integration.gateway.listening import take, take_until, text_of
 
 HEALTH_CHECK_S = 1.0
-
-
-def _text(event: BusEvent) -> str:
-    return str(getattr(parse_event(event.data), "text", event.type))
-
-
-async def take(sub: Subscription, count: int, within: float = 20.0) -> list[BusEvent]:
-    """The next `count` events of `sub` (fails on timeout)."""
-    events: list[BusEvent] = []
-
-    async def run() -> None:
-        async for event in sub:
-            events.append(event)
-            if len(events) == count:
-                return
-
-    await asyncio.wait_for(run(), within)
-    return events
-
-
-async def take_until(sub: Subscription, last_text: str, within: float = 20.0) -> list[BusEvent]:
-    """Events of `sub` up to and including the delta whose text is `last_text`."""
-    events: list[BusEvent] = []
-
-    async def run() -> None:
-        async for event in sub:
-            events.append(event)
-            if _text(event) == last_text:
-                return
-
-    await asyncio.wait_for(run(), within)
-    return events
 
 
 async def publish(bus: EventBus, key: BusKey, text: str) -> str:
@@ -119,7 +88,7 @@ async def test_a_live_only_listener_resyncs_from_where_it_started(
         for n in range(10, 20):
             await publish(bus, key, str(n))
         events = await reader
-    assert [_text(event) for event in events] == [str(n) for n in range(20)]
+    assert [text_of(event) for event in events] == [str(n) for n in range(20)]
 
 
 async def test_an_event_published_while_the_origin_is_read_is_delivered_once(
@@ -138,11 +107,11 @@ async def test_an_event_published_while_the_origin_is_read_is_delivered_once(
 
     monkeypatch.setattr(subscription, "log_end", publish_first)
     async with Fanout(direct, bus) as fan, fan.listen(key) as sub:
-        assert [_text(event) for event in await take(sub, 1)] == ["0"]
+        assert [text_of(event) for event in await take(sub, 1)] == ["0"]
         assert await direct.client_kill_filter(_type="pubsub") == 1
         for n in range(1, 4):
             await publish(bus, key, str(n))
-        assert [_text(event) for event in await take(sub, 3)] == ["1", "2", "3"]
+        assert [text_of(event) for event in await take(sub, 3)] == ["1", "2", "3"]
         assert fan.reconnects >= 1
 
 
@@ -165,7 +134,7 @@ async def test_a_listener_trimmed_out_during_an_outage_gets_stream_gap_first(
                 if seen:
                     for n in range(5):
                         await publish(publisher, key, str(n))
-                    assert [_text(e) for e in await take(sub, 5)] == [str(n) for n in range(5)]
+                    assert [text_of(e) for e in await take(sub, 5)] == [str(n) for n in range(5)]
                     assert sub.last_id is not None
                     position = sub.last_id
                 path.cut()
@@ -185,7 +154,7 @@ async def test_a_listener_trimmed_out_during_an_outage_gets_stream_gap_first(
     assert isinstance(gap, StreamGap), [e.type for e in events[:3]]
     assert gap.after == position == events[0].id
     assert gap.first_available is not None
-    texts = [int(_text(event)) for event in events[1:]]
+    texts = [int(text_of(event)) for event in events[1:]]
     assert texts == list(range(texts[0], 1005))
     assert 5 < texts[0] <= 1005 - 100
 
@@ -220,7 +189,7 @@ async def test_a_paused_redis_is_noticed_and_the_listener_gets_every_event_once(
         for n in range(10, 20):
             await publish(bus, key, str(n))
         events = await reader
-    assert [_text(event) for event in events] == [str(n) for n in range(20)]
+    assert [text_of(event) for event in events] == [str(n) for n in range(20)]
 
 
 async def test_a_silently_dropped_path_is_noticed_and_the_listener_misses_nothing(
@@ -258,4 +227,4 @@ async def test_a_silently_dropped_path_is_noticed_and_the_listener_misses_nothin
                 events = await reader
         finally:
             await client.aclose()
-    assert [_text(event) for event in events] == [str(n) for n in range(30)]
+    assert [text_of(event) for event in events] == [str(n) for n in range(30)]
