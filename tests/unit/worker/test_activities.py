@@ -54,7 +54,7 @@ class FakeMcp:
         if isinstance(self.answer, BaseException):
             raise self.answer
         if self.answer is None:
-            await asyncio.sleep(10)  # longer than any timeout of these tests
+            await asyncio.Event().wait()  # a server that never answers: the timeout ends it
         assert isinstance(self.answer, CallToolResult)
         return self.answer
 
