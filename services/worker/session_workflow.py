@@ -50,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
         TurnReceipt,
         TurnRecord,
         TurnRequest,
+        TurnStatus,
         TurnUsage,
         session_title,
         transcript_page,
@@ -271,7 +272,7 @@ class SessionWorkflow:
             input=request.input,
         )
 
-    def _finish(self, record: TurnRecord, status: Any, **fields: Any) -> None:
+    def _finish(self, record: TurnRecord, status: TurnStatus, **fields: Any) -> None:
         record.status = status
         record.finished_at = workflow.now().isoformat()
         for name, value in fields.items():
