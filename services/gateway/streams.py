@@ -22,7 +22,7 @@ from datetime import datetime
 
 import anyio
 from redis.exceptions import RedisError
-from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette import ServerSentEvent
 from starlette.background import BackgroundTask
 
 from services.common.bus import BusEvent, EventBus
@@ -36,6 +36,7 @@ from services.common.events import (
 from services.common.sessions import BusKey, TurnError, TurnRecord, TurnUsage
 from services.gateway import metrics
 from services.gateway.auth import Principal
+from services.gateway.event_stream import EventStreamResponse
 from services.gateway.fanout import Fanout, FanoutClosed, ListenerOverflow, Subscription
 from services.gateway.frames import sse_frame
 from services.gateway.problems import Problem
@@ -372,9 +373,9 @@ def sse_response(
     turn_id: str | None = None,
     turn_end: TurnEnd | None = None,
     headers: Mapping[str, str] | None = None,
-) -> EventSourceResponse:
+) -> EventStreamResponse:
     shutdown = anyio.Event()
-    return EventSourceResponse(
+    return EventStreamResponse(
         relay(stream, turn_id, shutdown, options, turn_end),
         headers=dict(headers or {}),
         ping=options.ping_s,
