@@ -66,7 +66,8 @@ ACTIVE_STREAMS = Metric("durable_agents_active_streams", "gauge", "Open SSE stre
 FANOUT_LAG = Metric(
     "durable_agents_fanout_lag_seconds",
     "histogram",
-    "From an event's publish (its ts) to its write to a viewer's stream",
+    "From an event's publish (its ts) to its write to a viewer's stream (sampled beyond 32"
+    " viewers of one session per gateway process)",
 )
 REJECTED_REQUESTS = Metric(
     "durable_agents_rejected_requests",

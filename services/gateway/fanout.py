@@ -120,6 +120,10 @@ class Fanout:
     def channel_count(self) -> int:
         return len(self._listeners)
 
+    def audience(self, channel: str) -> int:
+        """How many local listeners follow `channel` now."""
+        return len(self._listeners.get(channel, ()))
+
     # -- listening -------------------------------------------------------------------------
 
     def listen(self, key: BusKey, after: str | None = None) -> Subscription:

@@ -341,7 +341,7 @@ async def relay(
     try:
         async for first in subscription:
             if subscription.live:  # not a replay from the log: its age is the fan-out's lag
-                metrics.observe_lag(first)
+                metrics.observe_lag(first, subscription.audience)
             events = [first, *subscription.take_ready(BATCH_MAX)]
             if progress is not None:
                 progress.saw(events)

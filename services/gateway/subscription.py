@@ -178,6 +178,11 @@ class Subscription:
         """Whether the last event yielded came live (not from the log: a backfill or catch-up)."""
         return self._live
 
+    @property
+    def audience(self) -> int:
+        """How many listeners of this process follow the session, this one included."""
+        return self.fanout.audience(self.fanout.bus.channel(self.key))
+
     def __aiter__(self) -> AsyncIterator[BusEvent]:
         if self._iterator is None:
             self._iterator = self._events()

@@ -65,6 +65,17 @@ async def test_a_publish_once_is_logged_and_delivered_once(
     assert 0 < await redis.ttl(f"da:once:{key}:turn:call:tool.result") <= 600
 
 
+async def test_a_subscription_knows_how_many_local_listeners_follow_its_session(
+    fanout: Fanout,
+) -> None:
+    key, other = new_session(), new_session()
+    async with fanout.listen(key) as first, fanout.listen(other):
+        assert first.audience == 1
+        async with fanout.listen(key):
+            assert first.audience == 2
+        assert first.audience == 1
+
+
 async def test_ten_thousand_events_reach_fifty_listeners_in_order(
     redis: aioredis.Redis, bus: EventBus
 ) -> None:

@@ -37,6 +37,7 @@ class ScriptedSubscription:
         self.ended = asyncio.Event()
         self.exited = False
         self.live = not replay  # what it yields counts as live (the fan-out lag is observed)
+        self.audience = 1  # the only viewer of its session on this process
 
     def __aiter__(self) -> AsyncIterator[BusEvent]:
         return self._iterate()
