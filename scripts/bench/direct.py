@@ -27,6 +27,7 @@ from mistralai.client import Mistral
 from mistralai.client import models as m
 
 from scripts.bench.common import burst_figures
+from services.worker.mcp_tools import HTTP_LIMITS
 
 ENTRY_AGENT = "router-agent"
 
@@ -66,7 +67,11 @@ async def mcp_session(url: str, token: str) -> AsyncIterator[ClientSession]:
     """One MCP client session for the whole run, as a long-lived direct program would keep."""
     headers = {"Authorization": f"Bearer {token}"}
     async with (
-        httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(60.0)) as http,
+        httpx2.AsyncClient(
+            headers=headers,
+            timeout=httpx2.Timeout(60.0),
+            limits=HTTP_LIMITS,  # as the worker's
+        ) as http,
         streamable_http_client(url, http_client=http, terminate_on_close=False) as (read, write),
         ClientSession(read, write) as session,
     ):

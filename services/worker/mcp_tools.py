@@ -104,6 +104,13 @@ def _leaf(error: BaseException) -> BaseException:
     return error
 
 
+# Idle pooled connections are dropped before uvicorn's 5 s keep-alive (what most Python MCP
+# servers run on) closes them: a request sent on a connection the server is closing fails with a
+# ReadError, and a transport error breaks the whole shared MCP session and its calls in flight.
+# The pool's sizes are httpx's defaults.
+HTTP_LIMITS = httpx2.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=4.0)
+
+
 class HttpTransport:
     """Streamable HTTP through ONE client that carries the server's headers."""
 
@@ -112,7 +119,9 @@ class HttpTransport:
         # Messages name the server without what a URL may carry (a token in its query).
         self.label = url.split("?", 1)[0]
         self._http = httpx2.AsyncClient(
-            headers=headers, timeout=httpx2.Timeout(timeout_s, connect=5.0)
+            headers=headers,
+            timeout=httpx2.Timeout(timeout_s, connect=5.0),
+            limits=HTTP_LIMITS,
         )
 
     def open(self) -> AbstractAsyncContextManager[Any]:

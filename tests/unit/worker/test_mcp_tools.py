@@ -10,6 +10,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, cast
 
 import pytest
+import uvicorn
 from mcp import ClientSession, MCPError
 from mcp.types import (
     CONNECTION_CLOSED,
@@ -240,6 +241,19 @@ async def test_the_token_goes_in_a_header_and_the_label_drops_the_query() -> Non
     transport = tools.transport
     assert isinstance(transport, HttpTransport)
     assert transport._http.headers["Authorization"] == "Bearer t0ken"
+    await tools.aclose()
+
+
+async def test_idle_connections_are_dropped_before_a_uvicorn_server_closes_them() -> None:
+    # Reusing a connection the server is closing fails the request and breaks the shared session.
+    tools = McpTools("http://mcp.test/mcp", auth_token=SecretStr("t0ken"))
+    transport = tools.transport
+    assert isinstance(transport, HttpTransport)
+    pool = transport._http._transport._pool  # type: ignore[attr-defined]
+    server_keep_alive = uvicorn.Config(app=None).timeout_keep_alive  # type: ignore[arg-type]
+    assert pool._keepalive_expiry < server_keep_alive
+    assert pool._max_connections == 100
+    assert pool._max_keepalive_connections == 20
     await tools.aclose()
 
 
