@@ -56,6 +56,9 @@ def main(argv: list[str] | None = None) -> None:
         log_level=settings.mcp_log_level.lower(),
         log_config=log_config("mcp-server", settings.mcp_log_level),
         timeout_graceful_shutdown=10,
+        # Longer than an httpx client keeps an idle connection (5 s): the client drops it first,
+        # never sending on a connection this server is closing.
+        timeout_keep_alive=30,
     )
 
 

@@ -48,6 +48,9 @@ def main(argv: list[str] | None = None) -> None:
         log_level=args.log_level,
         log_config=config,
         timeout_graceful_shutdown=5,
+        # Longer than an httpx client keeps an idle connection (5 s): the client drops it first,
+        # never sending on a connection this server is closing.
+        timeout_keep_alive=30,
     )
 
 
