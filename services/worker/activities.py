@@ -59,7 +59,7 @@ def roster_task_queue(task_queue: str) -> str:
 
 
 @contextlib.asynccontextmanager
-async def heartbeating(every_s: float = 0.5) -> AsyncIterator[None]:
+async def heartbeating(every_s: float = 1.0) -> AsyncIterator[None]:
     """Heartbeat while waiting on something slow (a first token, a tool), so a dead worker shows."""
 
     async def beat() -> None:
@@ -130,7 +130,7 @@ class SessionActivities:
             submitted = step.first_token_from
             publish.on_first_text = lambda: metrics.first_token(submitted)
         try:
-            async with heartbeating():  # a beat every 0.5 s; not one per streamed event
+            async with heartbeating():  # a beat a second; not one per streamed event
                 result = await run_step(
                     self.mistral,
                     step,
