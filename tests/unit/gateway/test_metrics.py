@@ -9,9 +9,10 @@ from services.gateway import metrics
 
 
 def _observed() -> float:
-    for sample in metrics.FANOUT_LAG.collect()[0].samples:
-        if sample.name.endswith("_count"):
-            return sample.value
+    for metric in metrics.FANOUT_LAG.collect():
+        for sample in metric.samples:
+            if sample.name.endswith("_count"):
+                return float(sample.value)
     raise AssertionError("no _count sample")
 
 
