@@ -33,16 +33,24 @@ class StartupError(RuntimeError):
     """A server did not become ready; the message carries the tail of its log."""
 
 
+# Ports this process has handed out: a port is free only until its server binds it, so two
+# picks in a row (the six of one stack, or the next stack while the last one's server starts)
+# could otherwise return the same port, and the second server fails with "address in use".
+_handed_out: set[int] = set()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nothing listens on now, below the dev server's random range (32768+)."""
+    """A TCP port nothing listens on now and not handed out before, below 32768.
+
+    32768+ is the kernel's ephemeral range, where the Temporal dev server picks its own ports.
+    """
     for _ in range(200):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.bind((host, 0))
             port = int(sock.getsockname()[1])
-        if port < 32768:
-            return port
-        candidate = 20000 + (port % 12000)
-        if port_is_free(candidate, host):
+        candidate = port if port < 32768 else 20000 + (port % 12000)
+        if candidate not in _handed_out and port_is_free(candidate, host):
+            _handed_out.add(candidate)
             return candidate
     raise StartupError("no free TCP port found below 32768")
 
