@@ -22,9 +22,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, cast
 
 import orjson
+from opentelemetry import trace
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+from redis.asyncio.client import Pipeline
 from redis.asyncio.cluster import RedisCluster
 
 from services.common.events import Event
+from services.common.publish_queue import PublishQueue
 
 if TYPE_CHECKING:
     from services.common.redis_client import AnyRedis
@@ -116,6 +120,12 @@ class BusEvent:
         return cast(bytes, self._frame)
 
 
+def _traced_here() -> bool:
+    """Whether the caller's publish belongs in a trace: a shared pipeline cannot be one
+    session's span, so such a publish goes on its own (a few a turn; deltas are untraced)."""
+    return is_instrumentation_enabled() and trace.get_current_span().is_recording()
+
+
 def parse_id(event_id: str) -> tuple[int, int]:
     """A stream id `ms-seq` as a comparable pair; a bare `ms` means `ms-0`.
 
@@ -181,6 +191,14 @@ class EventBus:
         self.ttl_s = ttl_s
         self.cluster = isinstance(redis, RedisCluster)
         self._publish = redis.register_script(_SPUBLISH_LUA if self.cluster else _PUBLISH_LUA)
+        # Plain Redis: a process's publishes share pipelines (services/common/publish_queue.py).
+        # A cluster routes each session to its node and keeps one pipeline per batch; a caller's
+        # own pipeline (tests batch through one) sends what it is given.
+        self._queue = (
+            None
+            if isinstance(redis, RedisCluster | Pipeline)
+            else PublishQueue(redis, _PUBLISH_LUA)
+        )
 
     def stream_key(self, key: BusKey) -> str:
         return stream_key(key, cluster=self.cluster)
@@ -201,6 +219,8 @@ class EventBus:
         self, key: BusKey, event_type: str, data: str, *, once: str | None = None
     ) -> str:
         keys, args = self._script_input(key, event_type, data, once)
+        if self._queue is not None and not _traced_here():
+            return _text((await self._queue.run([(keys, args)]))[0])
         return _text(await self._publish(keys=keys, args=args))
 
     async def publish_batch(self, key: BusKey, events: Sequence[RawPublish]) -> list[str]:
@@ -212,6 +232,9 @@ class EventBus:
             return [await self.publish_raw(key, event.type, event.data, once=event.once)]
         if self.cluster:
             return await self._publish_batch_cluster(key, events)
+        if self._queue is not None and not _traced_here():
+            calls = [self._script_input(key, e.type, e.data, e.once) for e in events]
+            return [_text(reply) for reply in await self._queue.run(calls)]
         assert not isinstance(self.redis, RedisCluster)
         async with self.redis.pipeline(transaction=False) as pipe:
             for event in events:

@@ -8,7 +8,8 @@ publishes the turn's end once the bus is back); clients learn what they missed f
 Events go out in order through one queue per step. A streamed delta is posted and not waited
 on; whatever queued while a batch was on the wire goes as the next batch, in one round trip.
 An idle worker thus sends each delta at once, and a busy one pays one round trip (and no trace
-span: ~80 deltas a turn) per batch rather than per delta.
+span: ~80 deltas a turn) per batch rather than per delta. The batches of all the process's
+sessions share round trips too (services/common/publish_queue.py).
 """
 
 from __future__ import annotations
