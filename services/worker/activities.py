@@ -60,12 +60,17 @@ def roster_task_queue(task_queue: str) -> str:
 
 @contextlib.asynccontextmanager
 async def heartbeating(every_s: float = 1.0) -> AsyncIterator[None]:
-    """Heartbeat while waiting on something slow (a first token, a tool), so a dead worker shows."""
+    """Heartbeat while waiting on something slow (a first token, a tool), so a dead worker shows.
+
+    The first beat comes after `every_s`, not at once: Temporal times the heartbeat timeout from
+    the attempt's start, so a worker that dies before any beat still shows within it, and a
+    step that ends within a second (most tool calls) costs Temporal no heartbeat at all (each is
+    a call that updates the activity's state on the server: docs/benchmarks.md)."""
 
     async def beat() -> None:
         while True:
-            activity.heartbeat()
             await asyncio.sleep(every_s)
+            activity.heartbeat()
 
     task = asyncio.create_task(beat())
     try:

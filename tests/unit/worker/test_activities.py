@@ -18,6 +18,7 @@ from temporalio.testing import ActivityEnvironment
 from services.common.bus import EventBus
 from services.worker.activities import (
     SessionActivities,
+    heartbeating,
     known_team,
     outcome_of,
     roster_task_queue,
@@ -345,3 +346,32 @@ def test_an_unknown_team_is_not_retried() -> None:
     assert caught.value.type == StepErrors.UNKNOWN_TEAM == "UnknownAgentTeam"
     assert caught.value.non_retryable
     assert caught.value.message == "unknown agent team 'nutri'; known: ['office']"
+
+
+async def test_a_step_shorter_than_a_beat_sends_no_heartbeat_and_a_longer_one_does() -> None:
+    """Temporal times the heartbeat timeout from the start, so a beat at once buys nothing and
+    costs a call to the server per step (most tool calls end well within a second)."""
+    beats: list[float] = []
+    second_beat = asyncio.Event()
+
+    def on_heartbeat(*_: Any) -> None:
+        beats.append(asyncio.get_running_loop().time())
+        if len(beats) == 2:
+            second_beat.set()
+
+    env = ActivityEnvironment()
+    env.on_heartbeat = on_heartbeat
+
+    async def quick() -> None:
+        async with heartbeating(every_s=0.05):
+            await asyncio.sleep(0)
+
+    async def slow() -> None:
+        async with heartbeating(every_s=0.05), asyncio.timeout(5):
+            await second_beat.wait()
+
+    await env.run(quick)
+    assert beats == []
+    began = asyncio.get_running_loop().time()
+    await env.run(slow)
+    assert beats[0] - began >= 0.05  # the first beat waited its interval
