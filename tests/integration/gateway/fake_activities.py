@@ -4,7 +4,8 @@ Activities under the real activity names (`SessionActivities` in services/worker
 with their input and output types, as in Temporal's samples: the workflow under test is the real
 one, and only Mistral and the MCP servers are stand-ins. Replies are deterministic and driven by
 words in the input: a turn answers "NutriSense (fake) heard: <its first 20 words>"; `slow`
-streams 40 deltas 25 ms apart; `hold` streams them and then runs until cancelled; `approval`
+streams 40 deltas 25 ms apart; `hold` streams them and then runs until cancelled; `late`
+waits half a second before the turn's first event (a model slow to start); `approval`
 first calls `log_meal`, which the team runs only once a person approves. Events reach the bus
 through the worker's own publisher (services/worker/delivery.py), as the real activities'.
 """
@@ -73,6 +74,8 @@ class FakeActivities:
         # A later step hears the tools' results instead of the person.
         heard = step.user_input or " ".join(o.output for o in step.function_outputs)
         try:
+            if "late" in (step.user_input or ""):
+                await asyncio.sleep(0.5)
             if step.announce:
                 await publish(TurnStarted(**common, agent=AGENT.name))
             if "approval" in (step.user_input or ""):

@@ -10,6 +10,8 @@ import httpx2
 import pytest
 import redis.asyncio as aioredis
 
+from scripts.stack.processes import apoll
+from scripts.stack.servers import TemporalServer
 from services.common.bus import EventBus, stream_key
 from services.common.events import TERMINAL_TURN_EVENTS as TERMINAL
 from services.common.events import MessageDelta
@@ -148,6 +150,43 @@ async def test_retried_streaming_message_replays_the_original_turn(
             runs.append(await read_turn(response))
     assert [f.id for f in runs[0]] == [f.id for f in runs[1]]
     assert runs[1][-1].event == "turn.completed"
+
+
+def session_queries(temporal: TemporalServer) -> float:
+    """How many queries the Temporal server's frontend has taken (its Prometheus counter, which
+    the server brings up to date about once a second)."""
+    assert temporal.metrics_port is not None
+    text = httpx2.get(f"http://127.0.0.1:{temporal.metrics_port}/metrics").text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("service_requests{")
+        and 'operation="QueryWorkflow"' in line
+        and 'service_name="frontend"' in line
+    )
+
+
+async def test_a_new_keyed_turn_streams_without_asking_whether_it_is_over(
+    client: httpx2.AsyncClient, temporal_server: TemporalServer
+) -> None:
+    """Only a retry can be of a turn that is over: a new session's first keyed turn, whose log
+    does not exist yet when the turn is accepted (like a log that is gone: the model is `late`),
+    streams without a query to the session."""
+    before = session_queries(temporal_server)
+    sid = f"t-{uuid.uuid4().hex[:12]}"
+    headers = {"Accept": "text/event-stream", "Idempotency-Key": "k-new"}
+    async with client.stream(
+        "POST", f"/v1/sessions/{sid}/messages", json={"input": "late hello"}, headers=headers
+    ) as response:
+        assert (await read_turn(response))[-1].event == "turn.completed"
+    # One query of our own, after the turn: once the counter shows it, it shows any before it.
+    assert (await client.get(f"/v1/sessions/{sid}")).status_code == 200
+
+    async def shown() -> bool:
+        return await asyncio.to_thread(session_queries, temporal_server) > before
+
+    assert await apoll(shown, 10, interval=0.1)
+    assert session_queries(temporal_server) == before + 1
 
 
 @pytest.mark.parametrize("log", ["expired", "trimmed"])

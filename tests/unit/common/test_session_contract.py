@@ -63,6 +63,11 @@ DATACLASS_PAYLOADS: list[tuple[type[Any], str]] = [
 ]
 
 
+# Fields added since, optional, that a payload an older worker wrote decodes with (their
+# default) and that encode last: an older gateway ignores them (services/common/sessions.py).
+ADDED_SINCE: dict[type[Any], str] = {TurnReceipt: ',"submitted_at":null'}
+
+
 def payload(text: str) -> Payload:
     return Payload(metadata={"encoding": b"json/plain"}, data=text.encode())
 
@@ -76,7 +81,8 @@ def test_a_dataclass_payload_decodes_and_encodes_to_the_same_json(
     converter = DATA_CONVERTER.payload_converter
     [value] = converter.from_payloads([payload(text)], [kind])
     assert isinstance(value, kind)
-    assert converter.to_payloads([value])[0].data.decode() == text
+    expected = text[:-1] + ADDED_SINCE.get(kind, "") + text[-1]
+    assert converter.to_payloads([value])[0].data.decode() == expected
 
 
 def test_a_decoded_record_is_typed_all_the_way_down() -> None:
