@@ -197,7 +197,7 @@ class EventBus:
         self._queue = (
             None
             if isinstance(redis, RedisCluster | Pipeline)
-            else PublishQueue(redis, _PUBLISH_LUA)
+            else PublishQueue(redis, self._publish)
         )
 
     def stream_key(self, key: BusKey) -> str:
@@ -219,8 +219,8 @@ class EventBus:
         self, key: BusKey, event_type: str, data: str, *, once: str | None = None
     ) -> str:
         keys, args = self._script_input(key, event_type, data, once)
-        if self._queue is not None and not _traced_here():
-            return _text((await self._queue.run([(keys, args)]))[0])
+        if (queue := self._shared()) is not None:
+            return _text((await queue.run([(keys, args)]))[0])
         return _text(await self._publish(keys=keys, args=args))
 
     async def publish_batch(self, key: BusKey, events: Sequence[RawPublish]) -> list[str]:
@@ -232,9 +232,9 @@ class EventBus:
             return [await self.publish_raw(key, event.type, event.data, once=event.once)]
         if self.cluster:
             return await self._publish_batch_cluster(key, events)
-        if self._queue is not None and not _traced_here():
+        if (queue := self._shared()) is not None:
             calls = [self._script_input(key, e.type, e.data, e.once) for e in events]
-            return [_text(reply) for reply in await self._queue.run(calls)]
+            return [_text(reply) for reply in await queue.run(calls)]
         assert not isinstance(self.redis, RedisCluster)
         async with self.redis.pipeline(transaction=False) as pipe:
             for event in events:
@@ -253,6 +253,11 @@ class EventBus:
             pipe.eval(_SPUBLISH_LUA, len(keys), *keys, *args)
         replies = await pipe.execute()
         return [_text(reply) for reply in replies]
+
+    def _shared(self) -> PublishQueue | None:
+        """The process's shared pipelines, unless there are none (a cluster, a caller's own
+        pipeline) or this caller's publish belongs in its trace."""
+        return None if self._queue is None or _traced_here() else self._queue
 
     def _script_input(
         self, key: BusKey, event_type: str, data: str, once: str | None

@@ -17,13 +17,13 @@ sends nothing, as an unqueued command would.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
 from opentelemetry.instrumentation.utils import suppress_instrumentation
+from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError, ResponseError
 
 # One run of a Lua script: its keys and its arguments.
@@ -39,10 +39,9 @@ class _Waiting:
 class PublishQueue:
     """Runs one Lua script for every caller of a process, batched into shared pipelines."""
 
-    def __init__(self, redis: aioredis.Redis, script: str) -> None:
+    def __init__(self, redis: aioredis.Redis, script: AsyncScript) -> None:
         self._redis = redis
-        self._script = script
-        self._sha = hashlib.sha1(script.encode(), usedforsecurity=False).hexdigest()
+        self._script = script  # registered: its text and its sha
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiting: list[_Waiting] = []
         self._sender: asyncio.Task[None] | None = None
@@ -83,7 +82,7 @@ class PublishQueue:
             if any(isinstance(reply, NoScriptError) for reply in replies):
                 # Redis restarted (or flushed its scripts): load it and send again only what
                 # did not run, in order.
-                await self._redis.script_load(self._script)
+                await self._redis.script_load(self._script.script)
                 again = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
                 for i, reply in zip(
                     again, await self._pipeline([calls[i] for i in again]), strict=True
@@ -114,10 +113,10 @@ class PublishQueue:
         if len(calls) == 1:  # alone (an idle process): a plain command costs less than a pipeline
             keys, args = calls[0]
             try:
-                return [await self._redis.evalsha(self._sha, len(keys), *keys, *args)]
+                return [await self._redis.evalsha(self._script.sha, len(keys), *keys, *args)]
             except ResponseError as exc:
                 return [exc]
         async with self._redis.pipeline(transaction=False) as pipe:
             for keys, args in calls:
-                pipe.evalsha(self._sha, len(keys), *keys, *args)
+                pipe.evalsha(self._script.sha, len(keys), *keys, *args)
             return list(await pipe.execute(raise_on_error=False))

@@ -4,8 +4,9 @@ Activities under the real activity names (`SessionActivities` in services/worker
 with their input and output types, as in Temporal's samples: the workflow under test is the real
 one, and only Mistral and the MCP servers are stand-ins. Replies are deterministic and driven by
 words in the input: a turn answers "NutriSense (fake) heard: <its first 20 words>"; `slow`
-streams 40 deltas 25 ms apart; `hold` streams them and then runs until cancelled; `late`
-waits half a second before the turn's first event (a model slow to start); `approval`
+streams 40 deltas 25 ms apart; `hold` streams them and then runs until cancelled; the word `late`
+sends the turn's first event only once the test sets `fake:go:<session id>` in Redis (a model
+slow to start, for as long as the test needs); `approval`
 first calls `log_meal`, which the team runs only once a person approves. Events reach the bus
 through the worker's own publisher (services/worker/delivery.py), as the real activities'.
 """
@@ -21,6 +22,7 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.worker import Interceptor, Worker
 
+from scripts.stack.processes import apoll
 from services.common.bus import EventBus
 from services.common.events import MessageDelta, ToolCall, ToolResult, TurnStarted
 from services.common.sessions import TurnUsage
@@ -42,6 +44,8 @@ from services.worker.worker import WORKFLOW_RUNNER
 
 AGENT = AgentRef("nutrisense", "ag_fake_nutrisense", 1)
 APPROVAL_TOOL = "log_meal"
+# A `late` turn of session S starts once this key + S exists in Redis.
+LATE_GO_PREFIX = "fake:go:"
 
 
 def reply_words(text: str) -> list[str]:
@@ -74,8 +78,8 @@ class FakeActivities:
         # A later step hears the tools' results instead of the person.
         heard = step.user_input or " ".join(o.output for o in step.function_outputs)
         try:
-            if "late" in (step.user_input or ""):
-                await asyncio.sleep(0.5)
+            if "late" in (step.user_input or "").split():
+                await self._go_ahead(context.session_id)
             if step.announce:
                 await publish(TurnStarted(**common, agent=AGENT.name))
             if "approval" in (step.user_input or ""):
@@ -90,6 +94,15 @@ class FakeActivities:
             return self._result(step, words, [])
         finally:
             await publish.drain()  # the step's events go out before its result does
+
+    async def _go_ahead(self, session_id: str) -> None:
+        """Wait for the test's go-ahead for a `late` turn (never past a few seconds)."""
+
+        async def given() -> bool:
+            return bool(await self.bus.redis.exists(f"{LATE_GO_PREFIX}{session_id}"))
+
+        if not await apoll(given, 5, interval=0.01):
+            raise RuntimeError(f"no go-ahead for the late turn of {session_id}")
 
     async def _stream(
         self, publish: StepPublisher, common: dict[str, str], words: list[str], heard: str

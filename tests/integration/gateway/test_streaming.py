@@ -18,6 +18,7 @@ from services.common.events import MessageDelta
 from services.common.sessions import BusKey
 from services.gateway.auth import key_id
 from tests.fixtures.gateway import GatewayServer
+from tests.integration.gateway.fake_activities import LATE_GO_PREFIX
 from tests.integration.gateway.sse import Frame, frames, send_streaming, text_of
 
 
@@ -167,18 +168,24 @@ def session_queries(temporal: TemporalServer) -> float:
 
 
 async def test_a_new_keyed_turn_streams_without_asking_whether_it_is_over(
-    client: httpx2.AsyncClient, temporal_server: TemporalServer
+    client: httpx2.AsyncClient, temporal_server: TemporalServer, redis_url: str
 ) -> None:
     """Only a retry can be of a turn that is over: a new session's first keyed turn, whose log
-    does not exist yet when the turn is accepted (like a log that is gone: the model is `late`),
-    streams without a query to the session."""
+    does not exist yet when the turn is accepted (like a log that is gone: the model is `late`
+    until the stream has begun), streams without a query to the session."""
     before = session_queries(temporal_server)
     sid = f"t-{uuid.uuid4().hex[:12]}"
     headers = {"Accept": "text/event-stream", "Idempotency-Key": "k-new"}
-    async with client.stream(
-        "POST", f"/v1/sessions/{sid}/messages", json={"input": "late hello"}, headers=headers
-    ) as response:
-        assert (await read_turn(response))[-1].event == "turn.completed"
+    redis = aioredis.from_url(redis_url)
+    try:
+        async with client.stream(
+            "POST", f"/v1/sessions/{sid}/messages", json={"input": "late hello"}, headers=headers
+        ) as response:
+            # The stream has begun (its headers are here) and no event was published yet.
+            await redis.set(f"{LATE_GO_PREFIX}{sid}", 1, ex=60)
+            assert (await read_turn(response))[-1].event == "turn.completed"
+    finally:
+        await redis.aclose()
     # One query of our own, after the turn: once the counter shows it, it shows any before it.
     assert (await client.get(f"/v1/sessions/{sid}")).status_code == 200
 
